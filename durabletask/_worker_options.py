@@ -1,0 +1,183 @@
+"""Worker settings: concurrency limits, versioning rules and work-item filters.
+
+These are the value objects that :mod:`durabletask.worker` re-exports; they hold settings only and
+do no I/O, so they can be built and checked without a backend.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from durabletask._proto import orchestrator_service_pb2 as pb
+
+__all__ = [
+    "ActivityWorkItemFilter",
+    "ConcurrencyOptions",
+    "EntityWorkItemFilter",
+    "OrchestrationWorkItemFilter",
+    "VersionFailureStrategy",
+    "VersionMatchStrategy",
+    "VersioningOptions",
+    "WorkItemFilters",
+    "compare_versions",
+]
+
+
+def _positive_or_default(name: str, value: int | None, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+class ConcurrencyOptions:
+    """How much work a worker takes on at once.
+
+    The two ``maximum_concurrent_*`` numbers are sent to the backend as a flow-control hint (it does
+    not dispatch more un-completed items than that). They default to 100 x the CPU count, as in the
+    published SDK. ``maximum_thread_pool_workers`` sizes the worker's thread pools (default: CPU
+    count + 4).
+    """
+
+    def __init__(
+        self,
+        maximum_concurrent_activity_work_items: int | None = None,
+        maximum_concurrent_orchestration_work_items: int | None = None,
+        maximum_concurrent_entity_work_items: int | None = None,
+        maximum_thread_pool_workers: int | None = None,
+    ) -> None:
+        cpus = os.cpu_count() or 1
+        default_concurrency = 100 * cpus
+        self.maximum_concurrent_activity_work_items = _positive_or_default(
+            "maximum_concurrent_activity_work_items", maximum_concurrent_activity_work_items,
+            default_concurrency)
+        self.maximum_concurrent_orchestration_work_items = _positive_or_default(
+            "maximum_concurrent_orchestration_work_items", maximum_concurrent_orchestration_work_items,
+            default_concurrency)
+        self.maximum_concurrent_entity_work_items = _positive_or_default(
+            "maximum_concurrent_entity_work_items", maximum_concurrent_entity_work_items,
+            default_concurrency)
+        self.maximum_thread_pool_workers = _positive_or_default(
+            "maximum_thread_pool_workers", maximum_thread_pool_workers, cpus + 4)
+
+    def __repr__(self) -> str:
+        return (
+            "ConcurrencyOptions("
+            f"maximum_concurrent_activity_work_items={self.maximum_concurrent_activity_work_items}, "
+            f"maximum_concurrent_orchestration_work_items={self.maximum_concurrent_orchestration_work_items}, "
+            f"maximum_concurrent_entity_work_items={self.maximum_concurrent_entity_work_items}, "
+            f"maximum_thread_pool_workers={self.maximum_thread_pool_workers})"
+        )
+
+
+class VersionMatchStrategy(Enum):
+    """Which orchestration versions a versioned worker runs."""
+
+    NONE = 1
+    """Run every version."""
+    STRICT = 2
+    """Run only orchestrations whose version equals the worker's version."""
+    CURRENT_OR_OLDER = 3
+    """Run orchestrations whose version is the worker's version or older."""
+
+
+class VersionFailureStrategy(Enum):
+    """What a worker does with an orchestration whose version it may not run."""
+
+    REJECT = 1
+    """Hand the work item back to the backend (abandon) so another worker can take it."""
+    FAIL = 2
+    """Fail the orchestration."""
+
+
+@dataclass
+class VersioningOptions:
+    """Versioning rules for :meth:`TaskHubGrpcWorker.use_versioning`.
+
+    ``version`` is the worker's own version; ``default_version`` is the version given to
+    orchestrations this worker starts without one (sub-orchestrations).
+    """
+
+    version: str | None = None
+    default_version: str | None = None
+    match_strategy: VersionMatchStrategy | None = None
+    failure_strategy: VersionFailureStrategy | None = None
+
+
+_NUMBER_PARTS = re.compile(r"^\d+(\.\d+)*$")
+
+
+def compare_versions(a: str | None, b: str | None) -> int:
+    """Compare two version strings: -1, 0 or 1.
+
+    Dotted numbers compare numerically (``1.10 > 1.9``); anything else compares as text. An empty
+    or missing version is older than any other.
+    """
+    a = a or ""
+    b = b or ""
+    if a == b:
+        return 0
+    if not a:
+        return -1
+    if not b:
+        return 1
+    if _NUMBER_PARTS.match(a) and _NUMBER_PARTS.match(b):
+        pa = [int(p) for p in a.split(".")]
+        pb_ = [int(p) for p in b.split(".")]
+        width = max(len(pa), len(pb_))
+        pa += [0] * (width - len(pa))
+        pb_ += [0] * (width - len(pb_))
+        return (pa > pb_) - (pa < pb_)
+    return (a > b) - (a < b)
+
+
+@dataclass
+class OrchestrationWorkItemFilter:
+    """Accept orchestrations with this name (and, if given, one of these versions)."""
+
+    name: str
+    versions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ActivityWorkItemFilter:
+    """Accept activities with this name (and, if given, one of these versions)."""
+
+    name: str
+    versions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EntityWorkItemFilter:
+    """Accept entities with this name."""
+
+    name: str
+
+
+@dataclass
+class WorkItemFilters:
+    """Which work items the backend should send this worker (see ``use_work_item_filters``).
+
+    A category left empty means "nothing of that category".
+    """
+
+    orchestrations: list[OrchestrationWorkItemFilter] = field(default_factory=list)
+    activities: list[ActivityWorkItemFilter] = field(default_factory=list)
+    entities: list[EntityWorkItemFilter] = field(default_factory=list)
+
+    def to_proto(self) -> pb.WorkItemFilters:
+        """The wire form sent in ``GetWorkItemsRequest.workItemFilters``."""
+        msg = pb.WorkItemFilters()
+        for o in self.orchestrations:
+            msg.orchestrations.add(name=o.name, versions=list(o.versions))
+        for a in self.activities:
+            msg.activities.add(name=a.name, versions=list(a.versions))
+        for e in self.entities:
+            msg.entities.add(name=e.name.lower())
+        return msg
