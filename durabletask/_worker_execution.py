@@ -7,8 +7,10 @@ protobuf messages.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
+import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -17,7 +19,6 @@ from google.protobuf import struct_pb2
 
 from durabletask import task
 from durabletask._proto import orchestrator_service_pb2 as pb
-from durabletask._replay import OrchestrationExecutor
 from durabletask._worker_options import (
     VersionFailureStrategy,
     VersioningOptions,
@@ -30,8 +31,52 @@ __all__ = [
     "ActivityNotRegisteredError",
     "VersionMismatchError",
     "WorkItemRunner",
+    "exception_failure_details",
     "is_async_callable",
+    "new_registry",
 ]
+
+
+def _find(name: str, modules: tuple[str, ...]) -> Any:
+    for module_name in modules:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        found = getattr(module, name, None)
+        if found is not None:
+            return found
+    return None
+
+
+def new_registry() -> Any:
+    """A fresh orchestrator/activity registry from the replay core."""
+    cls = _find("Registry", ("durabletask.task", "durabletask._replay", "durabletask._replay._registry"))
+    if cls is None:
+        raise ImportError("The replay core provides no Registry")
+    return cls()
+
+
+def _orchestration_executor_class() -> Any:
+    cls = _find("OrchestrationExecutor", ("durabletask._replay", "durabletask._replay._executor"))
+    if cls is None:
+        raise ImportError("The replay core provides no OrchestrationExecutor")
+    return cls
+
+
+def exception_failure_details(exc: BaseException) -> pb.TaskFailureDetails:
+    """``TaskFailureDetails`` for an exception: qualified type name, message, stack trace."""
+    make = _find("failure_details_from_exception", ("durabletask.task", "durabletask.history"))
+    if make is not None:
+        return make(exc)
+    exc_type = type(exc)
+    module = exc_type.__module__
+    details = pb.TaskFailureDetails(
+        errorType=f"{module}.{exc_type.__qualname__}" if module else exc_type.__qualname__,
+        errorMessage=str(exc),
+    )
+    details.stackTrace.value = "".join(traceback.format_exception(exc_type, exc, exc.__traceback__))
+    return details
 
 
 class ActivityNotRegisteredError(ValueError):
@@ -94,7 +139,7 @@ class WorkItemRunner:
 
     def failure_details(self, exc: BaseException) -> pb.TaskFailureDetails:
         """Failure details for ``exc`` (qualified error type, message, stack, properties)."""
-        details = task.failure_details_from_exception(exc)
+        details = exception_failure_details(exc)
         provider = self.exception_properties_provider
         if provider is not None:
             try:
@@ -141,7 +186,7 @@ class WorkItemRunner:
         """
         resp = pb.OrchestratorResponse(instanceId=req.instanceId, completionToken=completion_token)
         try:
-            executor = OrchestrationExecutor(
+            executor = _orchestration_executor_class()(
                 self.registry,
                 maximum_timer_interval=self.maximum_timer_interval,
                 data_converter=self.data_converter,

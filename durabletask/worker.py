@@ -21,7 +21,6 @@ from typing import Any
 
 import grpc
 
-from durabletask import task
 from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
 from durabletask._worker_execution import (
@@ -29,6 +28,7 @@ from durabletask._worker_execution import (
     VersionMismatchError,
     WorkItemRunner,
     is_async_callable,
+    new_registry,
 )
 from durabletask._worker_options import (
     ActivityWorkItemFilter,
@@ -136,7 +136,7 @@ class TaskHubGrpcWorker:
             if log_handler not in self._logger.handlers:
                 self._logger.addHandler(log_handler)
 
-        self._registry = task.Registry()
+        self._registry = new_registry()
         self._async_activities: set[str] = set()
         self._versioning: VersioningOptions | None = None
         self._filters: WorkItemFilters | None | Any = None

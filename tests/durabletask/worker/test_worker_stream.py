@@ -1,0 +1,157 @@
+"""The worker's connection: Hello, the GetWorkItems request, reconnects, watchdog, metadata."""
+
+from __future__ import annotations
+
+import random
+
+import grpc
+import pytest
+
+from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask._worker_stream import backoff_delay
+from durabletask.grpc_options import GrpcWorkerResiliencyOptions
+from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker, WorkItemFilters
+
+from .conftest import END_STREAM, Abort, SidecarServer
+
+FAST = GrpcWorkerResiliencyOptions(reconnect_backoff_base_seconds=0.05, reconnect_backoff_cap_seconds=0.2)
+
+
+def make_worker(sidecar: SidecarServer, **kw: object) -> TaskHubGrpcWorker:
+    kw.setdefault("resiliency_options", FAST)
+    return TaskHubGrpcWorker(host_address=sidecar.address, **kw)  # type: ignore[arg-type]
+
+
+def test_backoff_is_full_jitter_and_capped() -> None:
+    rng = random.Random(7)
+    for attempt in range(12):
+        ceiling = min(30.0, 2.0**attempt)
+        delays = [backoff_delay(attempt, 1.0, 30.0, rng) for _ in range(200)]
+        assert all(0.0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling * 0.8  # spread over the whole range, not a fixed value
+        assert min(delays) < ceiling * 0.2
+
+
+def test_hello_then_stream_with_concurrency_numbers(sidecar: SidecarServer) -> None:
+    opts = ConcurrencyOptions(maximum_concurrent_activity_work_items=7,
+                              maximum_concurrent_orchestration_work_items=3)
+    with make_worker(sidecar, concurrency_options=opts, metadata=[("x-test", "yes")]) as worker:
+        worker.start()
+        sidecar.servicer.wait_for(lambda: len(sidecar.servicer.requests) == 1)
+    s = sidecar.servicer
+    assert len(s.hellos) == 1 and s.hellos[0] <= s.stream_opened_at[0]
+    req = s.requests[0]
+    assert req.maxConcurrentOrchestrationWorkItems == 3
+    assert req.maxConcurrentActivityWorkItems == 7
+    assert req.maxConcurrentEntityWorkItems == 0
+    assert list(req.capabilities) == []
+    assert not req.HasField("workItemFilters")
+    assert s.hello_metadata[0]["x-test"] == "yes"
+    assert s.stream_metadata[0]["x-test"] == "yes"
+
+
+def test_default_concurrency_is_100_per_cpu() -> None:
+    import os
+
+    opts = ConcurrencyOptions()
+    assert opts.maximum_concurrent_activity_work_items == 100 * (os.cpu_count() or 1)
+    assert opts.maximum_concurrent_orchestration_work_items == 100 * (os.cpu_count() or 1)
+    with pytest.raises(ValueError):
+        ConcurrencyOptions(maximum_concurrent_activity_work_items=0)
+
+
+def test_clean_end_reconnects_at_once(sidecar: SidecarServer) -> None:
+    # A long backoff proves a clean end does not back off.
+    slow = GrpcWorkerResiliencyOptions(reconnect_backoff_base_seconds=20, reconnect_backoff_cap_seconds=30)
+    with make_worker(sidecar, resiliency_options=slow) as worker:
+        worker.start()
+        s = sidecar.servicer
+        s.wait_for(lambda: len(s.requests) == 1)
+        s.items.put(pb.WorkItem(healthPing=pb.HealthPing()))
+        s.items.put(END_STREAM)
+        s.wait_for(lambda: len(s.requests) == 2, timeout=3)
+    assert len(s.hellos) == 2  # a new Hello before each stream
+
+
+def test_error_reconnects_with_backoff(sidecar: SidecarServer) -> None:
+    with make_worker(sidecar) as worker:
+        worker.start()
+        s = sidecar.servicer
+        s.wait_for(lambda: len(s.requests) == 1)
+        s.items.put(Abort(grpc.StatusCode.UNAVAILABLE))
+        s.wait_for(lambda: len(s.requests) == 2, timeout=3)
+        s.items.put(Abort(grpc.StatusCode.INTERNAL))
+        s.wait_for(lambda: len(s.requests) == 3, timeout=3)
+
+
+def test_hello_failures_are_retried(sidecar: SidecarServer) -> None:
+    sidecar.servicer.fail_hello = 3
+    with make_worker(sidecar) as worker:
+        worker.start()
+        sidecar.servicer.wait_for(lambda: len(sidecar.servicer.requests) == 1, timeout=5)
+    assert len(sidecar.servicer.hellos) == 4
+
+
+def test_silent_stream_is_dropped_by_the_watchdog(sidecar: SidecarServer) -> None:
+    opts = GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0.3,
+                                       reconnect_backoff_base_seconds=0.01, reconnect_backoff_cap_seconds=0.02)
+    with make_worker(sidecar, resiliency_options=opts) as worker:
+        worker.start()
+        s = sidecar.servicer
+        s.wait_for(lambda: len(s.requests) >= 2, timeout=3)
+        gap = s.stream_opened_at[1] - s.stream_opened_at[0]
+        assert gap >= 0.29
+
+
+def test_health_pings_keep_the_stream(sidecar: SidecarServer) -> None:
+    import time
+
+    opts = GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0.4)
+    with make_worker(sidecar, resiliency_options=opts) as worker:
+        worker.start()
+        s = sidecar.servicer
+        s.wait_for(lambda: len(s.requests) == 1)
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            s.items.put(pb.WorkItem(healthPing=pb.HealthPing()))
+            time.sleep(0.1)
+        assert len(s.requests) == 1
+
+
+def test_capabilities_and_filters_are_sent(sidecar: SidecarServer) -> None:
+    def act(ctx, x):  # type: ignore[no-untyped-def]
+        return x
+
+    def orch(ctx, x):  # type: ignore[no-untyped-def]
+        return x
+
+    worker = make_worker(sidecar)
+    worker.add_activity(act)
+    worker.add_orchestrator(orch)
+    worker.configure_scheduled_tasks()
+    worker.use_work_item_filters()
+    with worker:
+        worker.start()
+        sidecar.servicer.wait_for(lambda: len(sidecar.servicer.requests) == 1)
+    req = sidecar.servicer.requests[0]
+    assert list(req.capabilities) == [pb.WORKER_CAPABILITY_SCHEDULED_TASKS]
+    assert [o.name for o in req.workItemFilters.orchestrations] == ["orch"]
+    assert [a.name for a in req.workItemFilters.activities] == ["act"]
+
+
+def test_explicit_empty_filters() -> None:
+    msg = WorkItemFilters().to_proto()
+    assert len(msg.orchestrations) == 0 and len(msg.activities) == 0
+
+
+def test_stop_cancels_stream_quickly(sidecar: SidecarServer) -> None:
+    import time
+
+    worker = make_worker(sidecar)
+    worker.start()
+    sidecar.servicer.wait_for(lambda: len(sidecar.servicer.requests) == 1)
+    t0 = time.monotonic()
+    worker.stop()
+    assert time.monotonic() - t0 < 2.0
+    sidecar.servicer.wait_for(lambda: sidecar.servicer.stream_closed == 1)
+    assert not worker.is_running
