@@ -1,0 +1,342 @@
+"""Replay an orchestration's history through its orchestrator function and collect the new actions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from durabletask import task
+from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask._replay._actions import describe_action, new_complete_orchestration_action
+from durabletask._replay._context import RuntimeOrchestrationContext
+from durabletask._replay._registry import Registry
+from durabletask._replay._rewind import build_rewound_history, is_rewind_request
+from durabletask.history import event_type_name, failure_details_from_exception, to_datetime
+from durabletask.serialization import DataConverter, JsonDataConverter
+
+__all__ = ["ExecutionResult", "OrchestrationExecutor", "OrchestratorNotRegisteredError"]
+
+_IGNORED_EVENTS = frozenset(
+    {"orchestratorCompleted", "executionCompleted", "executionRewound", "genericEvent"}
+)
+_UNSUSPENDABLE_EVENTS = frozenset({"executionResumed", "executionTerminated"})
+
+
+class OrchestratorNotRegisteredError(Exception):
+    """The history names an orchestrator this worker does not have."""
+
+
+OrchestratorNotRegisteredError.__module__ = "durabletask._replay"
+
+
+@dataclass
+class ExecutionResult:
+    """What one execution produced: the actions to send, and the custom status (JSON text or None)."""
+
+    actions: list[pb.OrchestratorAction]
+    custom_status: str | None
+
+
+def _describe_event(event: pb.HistoryEvent) -> str:
+    kind = event.WhichOneof("eventType")
+    parts = [f"eventId={event.eventId}"]
+    if kind in ("taskScheduled", "subOrchestrationInstanceCreated", "eventSent"):
+        body = getattr(event, kind)
+        parts.append(f"name='{body.name}'")
+        if kind != "taskScheduled":
+            parts.append(f"instanceId='{body.instanceId}'")
+    elif kind == "timerCreated":
+        parts.append(f"fireAt={event.timerCreated.fireAt.ToDatetime().isoformat()}")
+    return f"{event_type_name(event)}({', '.join(parts)})"
+
+
+def _expected_from_event(event: pb.HistoryEvent) -> str:
+    kind = event.WhichOneof("eventType")
+    if kind == "taskScheduled":
+        return f"call_activity('{event.taskScheduled.name}') with id {event.eventId}"
+    if kind == "subOrchestrationInstanceCreated":
+        sub = event.subOrchestrationInstanceCreated
+        return f"call_sub_orchestrator('{sub.name}', instance_id='{sub.instanceId}') with id {event.eventId}"
+    if kind == "timerCreated":
+        return f"create_timer(...) with id {event.eventId}"
+    if kind == "eventSent":
+        return f"send_event('{event.eventSent.instanceId}', '{event.eventSent.name}') with id {event.eventId}"
+    return f"{kind} with id {event.eventId}"
+
+
+def _non_determinism(
+    event: pb.HistoryEvent, produced: pb.OrchestratorAction | None
+) -> task.NonDeterminismError:
+    return task.NonDeterminismError(
+        f"Non-deterministic orchestration: history event {_describe_event(event)} records "
+        f"{_expected_from_event(event)}, but the replayed orchestrator produced {describe_action(produced)}. "
+        "This happens when the orchestrator code changed while the instance was running, or when it "
+        "makes decisions that are not replay-safe (current time, random numbers, I/O)."
+    )
+
+
+class _Execution:
+    """State of one ``execute`` call: the context plus suspension buffering."""
+
+    def __init__(self, executor: OrchestrationExecutor, ctx: RuntimeOrchestrationContext) -> None:
+        self.executor = executor
+        self.ctx = ctx
+        self.log = executor._logger
+        self.is_suspended = False
+        self.suspended_events: list[pb.HistoryEvent] = []
+        self.started = False
+
+    def _note(self, message: str) -> None:
+        """Log what a live (non-replaying) execution sees; stay quiet on replay."""
+        if not self.ctx.is_replaying:
+            self.log.info("%s: %s", self.ctx.instance_id, message)
+        else:
+            self.log.debug("%s: %s", self.ctx.instance_id, message)
+
+    def process(self, event: pb.HistoryEvent) -> None:
+        kind = event.WhichOneof("eventType")
+        if self.is_suspended and kind not in _UNSUSPENDABLE_EVENTS:
+            self.suspended_events.append(event)
+            return
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(event)
+        elif kind in _IGNORED_EVENTS:
+            return
+        else:
+            raise task.OrchestrationStateError(f"Don't know how to handle event of type '{kind}'")
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def _on_orchestratorStarted(self, event: pb.HistoryEvent) -> None:
+        self.ctx.current_utc_datetime = event.timestamp.ToDatetime()
+
+    def _on_executionStarted(self, event: pb.HistoryEvent) -> None:
+        ctx = self.ctx
+        if self.started:
+            raise task.OrchestrationStateError("The history has more than one executionStarted event.")
+        self.started = True
+        started = event.executionStarted
+        registry = self.executor._registry
+        fn = registry.get_orchestrator(started.name)
+        if fn is None:
+            known = ", ".join(sorted(registry.orchestrators)) or "none"
+            raise OrchestratorNotRegisteredError(
+                f"No orchestrator named '{started.name}' is registered with this worker (registered: {known})."
+            )
+        ctx._version = started.version.value if started.HasField("version") else None
+        if started.HasField("parentInstance") and started.parentInstance.orchestrationInstance.instanceId:
+            ctx._parent_instance_id = started.parentInstance.orchestrationInstance.instanceId
+        orchestrator_input = ctx.decode(started.input.value) if started.HasField("input") else None
+        ctx.start(fn, orchestrator_input)
+
+    def _on_executionTerminated(self, event: pb.HistoryEvent) -> None:
+        self._note("execution terminated")
+        body = event.executionTerminated
+        self.ctx.set_terminated(body.input.value if body.HasField("input") else None)
+
+    def _on_executionSuspended(self, event: pb.HistoryEvent) -> None:
+        self._note("execution suspended")
+        self.is_suspended = True
+
+    def _on_executionResumed(self, event: pb.HistoryEvent) -> None:
+        if not self.is_suspended:
+            self._note("ignoring executionResumed: the execution is not suspended")
+            return
+        self._note("execution resumed")
+        self.is_suspended = False
+        buffered, self.suspended_events = self.suspended_events, []
+        for buffered_event in buffered:
+            self.process(buffered_event)
+
+    # -- confirmations of actions ------------------------------------------------------------------
+
+    def _confirm(self, event: pb.HistoryEvent, action_kind: str) -> pb.OrchestratorAction:
+        action = self.ctx._pending_actions.pop(event.eventId, None)
+        if action is None or action.WhichOneof("orchestratorActionType") != action_kind:
+            raise _non_determinism(event, action)
+        return action
+
+    def _on_taskScheduled(self, event: pb.HistoryEvent) -> None:
+        action = self._confirm(event, "scheduleTask")
+        if action.scheduleTask.name != event.taskScheduled.name:
+            raise _non_determinism(event, action)
+
+    def _on_timerCreated(self, event: pb.HistoryEvent) -> None:
+        self._confirm(event, "createTimer")
+
+    def _on_subOrchestrationInstanceCreated(self, event: pb.HistoryEvent) -> None:
+        action = self._confirm(event, "createSubOrchestration")
+        if action.createSubOrchestration.name != event.subOrchestrationInstanceCreated.name:
+            raise _non_determinism(event, action)
+
+    def _on_eventSent(self, event: pb.HistoryEvent) -> None:
+        action = self._confirm(event, "sendEvent")
+        sent = event.eventSent
+        if (
+            action.sendEvent.instance.instanceId != sent.instanceId
+            or action.sendEvent.name.casefold() != sent.name.casefold()
+        ):
+            raise _non_determinism(event, action)
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def _take_task(self, task_id: int, kind: str) -> task.CompletableTask[Any] | None:
+        pending = self.ctx._pending_tasks.pop(task_id, None)
+        if pending is None:
+            self._note(f"ignoring {kind} event for unknown task id {task_id}")
+        return pending
+
+    def _on_timerFired(self, event: pb.HistoryEvent) -> None:
+        ctx = self.ctx
+        fired = event.timerFired
+        timer = self._take_task(fired.timerId, "timerFired")
+        if timer is None:
+            return
+        if isinstance(timer, task.TimerTask) and timer._final_fire_at is not None:
+            fired_at = to_datetime(fired.fireAt)
+            if fired_at is not None and task._utc_naive(fired_at) < timer._final_fire_at:
+                ctx.schedule_timer_chunk(timer)  # a long timer: wait for the next chunk
+                return
+        if timer.is_complete:
+            return
+        timer.complete(None)
+        retryable = getattr(timer, "_retryable_parent", None)
+        if retryable is not None:
+            ctx.retry(retryable)
+        else:
+            ctx.resume()
+
+    def _complete_task(self, task_id: int, kind: str, payload: Any) -> None:
+        pending = self._take_task(task_id, kind)
+        if pending is None or pending.is_complete:
+            return
+        result = self.ctx.decode(payload.value if payload is not None else None, pending._expected_type)
+        pending.complete(result)
+        self.ctx.resume()
+
+    def _fail_task(self, task_id: int, kind: str, details: pb.TaskFailureDetails, what: str) -> None:
+        ctx = self.ctx
+        pending = self._take_task(task_id, kind)
+        if pending is None or pending.is_complete:
+            return
+        if isinstance(pending, task.RetryableTask) and not details.isNonRetriable:
+            pending._now = lambda: ctx.current_utc_datetime
+            delay = pending.compute_next_delay()
+            if delay is not None:
+                pending.increment_attempt_count()
+                self._note(f"{what} #{task_id} failed; retrying in {delay}")
+                ctx.create_timer_internal(ctx.current_utc_datetime + delay, pending)
+                return
+        pending.fail(f"{what} #{task_id} failed: {details.errorMessage}", details)
+        ctx.resume()
+
+    def _on_taskCompleted(self, event: pb.HistoryEvent) -> None:
+        body = event.taskCompleted
+        self._complete_task(
+            body.taskScheduledId, "taskCompleted", body.result if body.HasField("result") else None
+        )
+
+    def _on_taskFailed(self, event: pb.HistoryEvent) -> None:
+        body = event.taskFailed
+        self._fail_task(body.taskScheduledId, "taskFailed", body.failureDetails, "Activity task")
+
+    def _on_subOrchestrationInstanceCompleted(self, event: pb.HistoryEvent) -> None:
+        body = event.subOrchestrationInstanceCompleted
+        self._complete_task(
+            body.taskScheduledId,
+            "subOrchestrationInstanceCompleted",
+            body.result if body.HasField("result") else None,
+        )
+
+    def _on_subOrchestrationInstanceFailed(self, event: pb.HistoryEvent) -> None:
+        body = event.subOrchestrationInstanceFailed
+        self._fail_task(
+            body.taskScheduledId,
+            "subOrchestrationInstanceFailed",
+            body.failureDetails,
+            "Sub-orchestration task",
+        )
+
+    def _on_eventRaised(self, event: pb.HistoryEvent) -> None:
+        raised = event.eventRaised
+        payload = raised.input.value if raised.HasField("input") else None
+        if self.ctx.deliver_event(raised.name, payload):
+            self._note(f"event '{raised.name}' delivered")
+            self.ctx.resume()
+        else:
+            self._note(f"event '{raised.name}' buffered: nothing is waiting for it yet")
+
+
+class OrchestrationExecutor:
+    """Runs an orchestrator over its history (past + new events) and returns the new actions.
+
+    Pure: no I/O, no gRPC. User errors (exceptions, non-determinism, unknown orchestrators) become a
+    FAILED completion action rather than an exception.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        maximum_timer_interval: timedelta | None = timedelta(days=3),
+        data_converter: DataConverter | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if maximum_timer_interval is not None and maximum_timer_interval <= timedelta(0):
+            raise ValueError("maximum_timer_interval must be positive (or None to disable timer chunking)")
+        self._registry = registry
+        self._maximum_timer_interval = maximum_timer_interval
+        self._converter: DataConverter = data_converter if data_converter is not None else JsonDataConverter()
+        self._logger = logger if logger is not None else logging.getLogger("durabletask.replay")
+
+    def execute(
+        self,
+        instance_id: str,
+        past_events: Sequence[pb.HistoryEvent],
+        new_events: Sequence[pb.HistoryEvent],
+    ) -> ExecutionResult:
+        """Replay ``past_events``, then apply ``new_events``; return the actions and custom status."""
+        if not new_events:
+            failure = failure_details_from_exception(
+                task.OrchestrationStateError("The new history event list must have at least one event in it.")
+            )
+            action = new_complete_orchestration_action(-1, pb.ORCHESTRATION_STATUS_FAILED, None, failure)
+            return ExecutionResult(actions=[action], custom_status=None)
+
+        if is_rewind_request(past_events, new_events):
+            self._logger.info("%s: rewinding the failed orchestration", instance_id)
+            rewind = pb.OrchestratorAction(id=-1)
+            rewind.rewindOrchestration.newHistory.extend(build_rewound_history(past_events, new_events))
+            return ExecutionResult(actions=[rewind], custom_status=None)
+
+        ctx = RuntimeOrchestrationContext(
+            instance_id, data_converter=self._converter, maximum_timer_interval=self._maximum_timer_interval
+        )
+        run = _Execution(self, ctx)
+        try:
+            ctx._is_replaying = True
+            for event in past_events:
+                run.process(event)
+            ctx._is_replaying = False
+            for event in new_events:
+                run.process(event)
+        except Exception as ex:  # noqa: BLE001 - any failure of the orchestration fails it
+            self._logger.info("%s: orchestration failed: %s: %s", instance_id, type(ex).__name__, ex)
+            ctx.set_failed(ex)
+
+        actions = ctx.get_actions()
+        if ctx.is_complete:
+            status = pb.OrchestrationStatus.Name(ctx._completion_status or 0)
+            self._logger.info("%s: orchestration finished with %s", instance_id, status)
+        else:
+            self._logger.debug(
+                "%s: orchestrator waits with %d task(s) and %d event waiter(s) outstanding",
+                instance_id,
+                len(ctx._pending_tasks),
+                len(ctx._pending_events),
+            )
+        return ExecutionResult(actions=actions, custom_status=ctx.custom_status)
