@@ -1,0 +1,115 @@
+"""Orchestration work items through the worker: actions, custom status, versioning, bad histories."""
+
+from __future__ import annotations
+
+import json
+
+from durabletask import history as h
+from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask.grpc_options import GrpcWorkerResiliencyOptions
+from durabletask.worker import (
+    TaskHubGrpcWorker,
+    VersionFailureStrategy,
+    VersioningOptions,
+    VersionMatchStrategy,
+)
+
+from .conftest import SidecarServer
+
+FAST = GrpcWorkerResiliencyOptions(reconnect_backoff_base_seconds=0.05, reconnect_backoff_cap_seconds=0.2)
+
+
+def chain(ctx, name):  # type: ignore[no-untyped-def]
+    ctx.set_custom_status({"step": 1})
+    first = yield ctx.call_activity("say_hello", input=name)
+    second = yield ctx.call_activity("say_hello", input=first)
+    return second
+
+
+def orchestration_item(past: list[pb.HistoryEvent], new: list[pb.HistoryEvent], token: str = "o1",
+                       instance_id: str = "inst") -> pb.WorkItem:
+    req = pb.OrchestratorRequest(instanceId=instance_id)
+    req.pastEvents.extend(past)
+    req.newEvents.extend(new)
+    return pb.WorkItem(orchestratorRequest=req, completionToken=token)
+
+
+def started(version: str | None = None, name: str = "chain") -> list[pb.HistoryEvent]:
+    return [h.new_orchestrator_started_event(),
+            h.new_execution_started_event(name, "inst", json.dumps("World"), version=version)]
+
+
+def run_items(sidecar: SidecarServer, worker: TaskHubGrpcWorker, *items: pb.WorkItem,
+              expect: int | None = None, abandoned: int = 0) -> list[pb.OrchestratorResponse]:
+    want = len(items) - abandoned if expect is None else expect
+    with worker:
+        worker.start()
+        for item in items:
+            sidecar.servicer.items.put(item)
+        sidecar.servicer.wait_for(
+            lambda: len(sidecar.servicer.orchestrator_completions) >= want
+            and len(sidecar.servicer.abandoned) >= abandoned)
+    return sidecar.servicer.orchestrator_completions
+
+
+def new_worker(sidecar: SidecarServer) -> TaskHubGrpcWorker:
+    worker = TaskHubGrpcWorker(host_address=sidecar.address, resiliency_options=FAST)
+    worker.add_orchestrator(chain)
+    return worker
+
+
+def test_first_episode_schedules_the_first_activity(sidecar: SidecarServer) -> None:
+    [resp] = run_items(sidecar, new_worker(sidecar), orchestration_item([], started(), token="tok"))
+    assert resp.instanceId == "inst" and resp.completionToken == "tok"
+    assert [a.WhichOneof("orchestratorActionType") for a in resp.actions] == ["scheduleTask"]
+    assert resp.actions[0].scheduleTask.name == "say_hello"
+    assert json.loads(resp.actions[0].scheduleTask.input.value) == "World"
+    assert json.loads(resp.customStatus.value) == {"step": 1}
+
+
+def test_replay_to_completion(sidecar: SidecarServer) -> None:
+    past = started() + [h.new_task_scheduled_event(1, "say_hello", json.dumps("World")),
+                        h.new_orchestrator_started_event(),
+                        h.new_task_completed_event(1, json.dumps("Hello World!")),
+                        h.new_task_scheduled_event(2, "say_hello", json.dumps("Hello World!"))]
+    new = [h.new_orchestrator_started_event(), h.new_task_completed_event(2, json.dumps("Hello Hello World!!"))]
+    [resp] = run_items(sidecar, new_worker(sidecar), orchestration_item(past, new))
+    [action] = resp.actions
+    assert action.completeOrchestration.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED
+    assert json.loads(action.completeOrchestration.result.value) == "Hello Hello World!!"
+
+
+def test_unregistered_orchestrator_fails_the_instance(sidecar: SidecarServer) -> None:
+    [resp] = run_items(sidecar, new_worker(sidecar), orchestration_item([], started(name="missing")))
+    [action] = resp.actions
+    assert action.completeOrchestration.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
+    assert "missing" in action.completeOrchestration.failureDetails.errorMessage
+
+
+def test_version_reject_abandons(sidecar: SidecarServer) -> None:
+    worker = new_worker(sidecar)
+    worker.use_versioning(VersioningOptions(version="1.0", match_strategy=VersionMatchStrategy.STRICT,
+                                            failure_strategy=VersionFailureStrategy.REJECT))
+    run_items(sidecar, worker, orchestration_item([], started(version="2.0"), token="v2"), abandoned=1)
+    assert sidecar.servicer.abandoned == [("orchestration", "v2")]
+    assert sidecar.servicer.orchestrator_completions == []
+
+
+def test_version_fail_fails_and_older_versions_run(sidecar: SidecarServer) -> None:
+    worker = new_worker(sidecar)
+    worker.use_versioning(VersioningOptions(version="1.10", match_strategy=VersionMatchStrategy.CURRENT_OR_OLDER,
+                                            failure_strategy=VersionFailureStrategy.FAIL))
+    resps = run_items(sidecar, worker,
+                      orchestration_item([], started(version="1.11"), token="new", instance_id="a"),
+                      orchestration_item([], started(version="1.9"), token="old", instance_id="b"))
+    by_token = {r.completionToken: r for r in resps}
+    failed = by_token["new"].actions[0].completeOrchestration
+    assert failed.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
+    assert "version" in failed.failureDetails.errorMessage.lower()
+    assert by_token["old"].actions[0].WhichOneof("orchestratorActionType") == "scheduleTask"
+
+
+def test_many_items_are_processed_in_parallel(sidecar: SidecarServer) -> None:
+    items = [orchestration_item([], started(), token=f"t{i}", instance_id=f"i{i}") for i in range(50)]
+    resps = run_items(sidecar, new_worker(sidecar), *items)
+    assert sorted(r.completionToken for r in resps) == sorted(f"t{i}" for i in range(50))
