@@ -25,6 +25,7 @@ from durabletask._worker_options import (
     VersionMatchStrategy,
     compare_versions,
 )
+from durabletask._worker_replay_cache import ReplayStateCache, incremental_replay_supported
 from durabletask.serialization import DataConverter
 
 __all__ = [
@@ -127,6 +128,7 @@ class WorkItemRunner:
         logger: logging.Logger,
         versioning: VersioningOptions | None = None,
         exception_properties_provider: Any = None,
+        use_replay_cache: bool = True,
     ) -> None:
         self.registry = registry
         self.data_converter = data_converter
@@ -134,6 +136,11 @@ class WorkItemRunner:
         self.logger = logger
         self.versioning = versioning
         self.exception_properties_provider = exception_properties_provider
+        self._executor: Any = None
+        #: Live replay states between episodes (None: replay the full history every time).
+        self.replay_cache: ReplayStateCache | None = (
+            ReplayStateCache() if use_replay_cache and incremental_replay_supported() else None
+        )
 
     # -- failures ------------------------------------------------------------------------------
 
@@ -186,12 +193,17 @@ class WorkItemRunner:
         """
         resp = pb.OrchestratorResponse(instanceId=req.instanceId, completionToken=completion_token)
         try:
-            executor = _orchestration_executor_class()(
-                self.registry,
-                maximum_timer_interval=self.maximum_timer_interval,
-                data_converter=self.data_converter,
-            )
-            result = executor.execute(req.instanceId, req.pastEvents, req.newEvents)
+            executor = self._executor
+            if executor is None:
+                executor = self._executor = _orchestration_executor_class()(
+                    self.registry,
+                    maximum_timer_interval=self.maximum_timer_interval,
+                    data_converter=self.data_converter,
+                )
+            if self.replay_cache is not None:
+                result = self.replay_cache.execute(executor, req.instanceId, req.pastEvents, req.newEvents)
+            else:
+                result = executor.execute(req.instanceId, req.pastEvents, req.newEvents)
         except Exception as exc:
             self.logger.exception("Orchestration %s could not be executed", req.instanceId)
             return self.failed_orchestration_response(req, completion_token, exc)

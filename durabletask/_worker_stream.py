@@ -30,8 +30,7 @@ _TRANSPORT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADL
 
 def backoff_delay(attempt: int, base: float = 1.0, cap: float = 30.0, rng: random.Random | None = None) -> float:
     """Full-jitter exponential backoff: uniform in ``[0, min(cap, base * 2**attempt)]``."""
-    if attempt < 0:
-        attempt = 0
+    attempt = max(attempt, 0)
     ceiling = min(cap, base * (2 ** min(attempt, 30)))
     return (rng or random).uniform(0.0, ceiling)
 

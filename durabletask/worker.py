@@ -507,6 +507,8 @@ class TaskHubGrpcWorker:
         try:
             stub.CompleteOrchestratorTask(resp, metadata=self._metadata)
         except grpc.RpcError as err:
+            if runner.replay_cache is not None:
+                runner.replay_cache.forget(req.instanceId)
             self._logger.warning(
                 "Could not complete orchestration work item %s: %s", req.instanceId, _rpc_text(err))
 
