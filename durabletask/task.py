@@ -270,6 +270,10 @@ class CancellableTask(CompletableTask[T]):
         return True
 
 
+#: Upper bound of any computed retry delay, so that ``now + delay`` stays a valid timestamp.
+_LONGEST_RETRY_DELAY = timedelta(days=36500)
+
+
 class RetryPolicy:
     """How to retry a failed activity or sub-orchestration."""
 
@@ -328,11 +332,10 @@ class RetryPolicy:
         try:
             seconds = self._first_retry_interval.total_seconds() * math.pow(coefficient, attempt - 1)
         except OverflowError:
-            seconds = math.inf
+            seconds = math.inf if self._first_retry_interval else 0.0
         if self._max_retry_interval is not None:
             seconds = min(seconds, self._max_retry_interval.total_seconds())
-        seconds = min(seconds, timedelta.max.total_seconds() / 2)
-        return timedelta(seconds=seconds)
+        return timedelta(seconds=min(seconds, _LONGEST_RETRY_DELAY.total_seconds()))
 
 
 class RetryableTask(CompletableTask[T]):
