@@ -61,3 +61,15 @@ def recording_server() -> Iterator[RecordingServer]:
         yield rs
     finally:
         rs.server.stop(None).wait(5)
+
+
+@pytest.fixture
+def fake_server():
+    from client_fake_backend import FakeServer
+
+    fs = FakeServer()
+    fs.server.start()
+    try:
+        yield fs
+    finally:
+        fs.server.stop(None).wait(5)

@@ -1,0 +1,369 @@
+"""Clients that start, query and steer orchestrations over gRPC.
+
+:class:`TaskHubGrpcClient` is blocking; :class:`AsyncTaskHubGrpcClient` (grpc.aio) has the same
+methods as coroutines. Both keep the published SDK's names, keywords and defaults, and add
+``get_orchestration_metadata``, ``query_orchestrations`` (one page at a time) and ``hello``.
+
+Results of the blocking client can also be awaited (``instance_id = await client.schedule_new_orchestration(...)``
+works inside a coroutine): the call runs at once and ``await`` hands back its result.
+Failed calls raise :class:`DurableTaskRpcError` (a ``grpc.RpcError`` with a readable message);
+``OrchestrationNotFoundError`` for unknown instances, ``TimeoutError`` when a wait runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from durabletask import _client_requests as ops
+from durabletask._client_async import AsyncTaskHubGrpcClient
+from durabletask._client_awaitable import AwaitableList, Done, InstanceId, done_value
+from durabletask._client_base import ClientCore
+from durabletask._client_requests import (
+    DurableTaskRpcError,
+    Operation,
+    OrchestrationAlreadyExistsError,
+    OrchestrationNotFoundError,
+)
+from durabletask._client_types import (
+    CleanEntityStorageResult,
+    EntityMetadata,
+    EntityQuery,
+    OrchestrationFailedError,
+    OrchestrationQuery,
+    OrchestrationState,
+    OrchestrationStatus,
+    Page,
+    PurgeInstancesResult,
+    new_orchestration_state,
+    new_purge_instances_result,
+    parse_orchestration_state,
+)
+from durabletask._grpc import MetadataInterceptor, get_grpc_channel
+from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
+from durabletask.grpc_options import GrpcChannelOptions, GrpcClientResiliencyOptions
+from durabletask.history import HistoryEvent
+from durabletask.serialization import DataConverter
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "AsyncTaskHubGrpcClient",
+    "CleanEntityStorageResult",
+    "DurableTaskRpcError",
+    "EntityMetadata",
+    "EntityQuery",
+    "OrchestrationAlreadyExistsError",
+    "OrchestrationFailedError",
+    "OrchestrationNotFoundError",
+    "OrchestrationQuery",
+    "OrchestrationState",
+    "OrchestrationStatus",
+    "Page",
+    "PurgeInstancesResult",
+    "TaskHubGrpcClient",
+    "new_orchestration_state",
+    "new_purge_instances_result",
+    "parse_orchestration_state",
+]
+
+#: Deadline of :meth:`TaskHubGrpcClient.hello` when none is given.
+HELLO_TIMEOUT_SECONDS = 10.0
+
+
+class TaskHubGrpcClient(ClientCore):
+    """A blocking client for a Durable Task backend (our emulator, the DTS emulator, or a sidecar)."""
+
+    def __init__(
+        self,
+        *,
+        host_address: str | None = None,
+        metadata: list[tuple[str, str]] | None = None,
+        log_handler: logging.Handler | None = None,
+        log_formatter: logging.Formatter | None = None,
+        logger: logging.Logger | None = None,
+        channel: grpc.Channel | None = None,
+        secure_channel: bool = False,
+        interceptors: Sequence[Any] | None = None,
+        channel_options: GrpcChannelOptions | None = None,
+        resiliency_options: GrpcClientResiliencyOptions | None = None,
+        default_version: str | None = None,
+        payload_store: Any = None,
+        data_converter: DataConverter | None = None,
+        emit_trace_spans: bool = True,
+    ) -> None:
+        self._init_core(
+            host_address=host_address,
+            secure_channel=secure_channel,
+            metadata=metadata,
+            channel_given=channel is not None,
+            channel_options=channel_options,
+            resiliency_options=resiliency_options,
+            default_version=default_version,
+            data_converter=data_converter,
+            payload_store=payload_store,
+            emit_trace_spans=emit_trace_spans,
+            log_handler=log_handler,
+            log_formatter=log_formatter,
+            logger=logger,
+        )
+        self._interceptors = list(interceptors or ())
+        if self._metadata:
+            self._interceptors.append(MetadataInterceptor(self._metadata))
+        if channel is None:
+            self._channel: grpc.Channel = self._new_channel()
+        elif self._interceptors:  # a channel passed in still gets the metadata / auth interceptors
+            self._channel = grpc.intercept_channel(channel, *self._interceptors)
+        else:
+            self._channel = channel
+        self._stub = pb_grpc.TaskHubSidecarServiceStub(self._channel)
+
+    def _new_channel(self) -> grpc.Channel:
+        return get_grpc_channel(
+            self._host_address, self._secure_channel, self._interceptors or None, self._channel_options
+        )
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _run(self, op: Operation) -> Any:
+        self._check_open()
+        try:
+            response = getattr(self._stub, op.rpc)(op.request, timeout=op.timeout)
+        except grpc.RpcError as err:
+            error = self._error(err, op)
+            if self._should_recreate():
+                self._recreate_channel()
+            raise error from err
+        self._consecutive_failures = 0
+        return op.parse(response)
+
+    def _recreate_channel(self) -> None:
+        old = self._channel
+        self._channel = self._new_channel()
+        self._stub = pb_grpc.TaskHubSidecarServiceStub(self._channel)
+        old.close()
+
+    def close(self) -> None:
+        """Close the channel if the client created it (a channel passed in stays open)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+    # -- orchestrations --------------------------------------------------------------------------
+
+    def hello(self, *, timeout: float | timedelta | None = HELLO_TIMEOUT_SECONDS) -> Done | None:
+        """Call the backend's Hello RPC: a cheap check that it is reachable (raises if not)."""
+        return self._run(ops.hello(ops.normalize_timeout(timeout))) or done_value()
+
+    def schedule_new_orchestration(
+        self,
+        orchestrator: Any,
+        *,
+        input: Any = None,
+        instance_id: str | None = None,
+        start_at: datetime | None = None,
+        reuse_id_policy: pb.OrchestrationIdReusePolicy | None = None,
+        tags: dict[str, str] | None = None,
+        version: str | None = None,
+    ) -> InstanceId:
+        """Start an orchestration (a function or its registered name); returns the instance id."""
+        op = ops.schedule(
+            orchestrator,
+            input=input,
+            instance_id=instance_id,
+            start_at=start_at,
+            reuse_id_policy=reuse_id_policy,
+            tags=tags,
+            version=version if version else self.default_version,
+            converter=self._data_converter,
+        )
+        iid = InstanceId(self._run(op))
+        self._logger.info("started orchestration %s (%s)", iid, op.request.name)
+        return iid
+
+    def get_orchestration_state(
+        self, instance_id: str, *, fetch_payloads: bool = True
+    ) -> OrchestrationState | None:
+        """The instance's state, or ``None`` if it does not exist."""
+        return self._run(ops.get_state(instance_id, fetch_payloads, self._data_converter))
+
+    def get_orchestration_metadata(self, instance_id: str) -> OrchestrationState | None:
+        """The instance's state without input and output (status, times, name ...); ``None`` if unknown."""
+        return self.get_orchestration_state(instance_id, fetch_payloads=False)
+
+    def get_orchestration_history(
+        self, instance_id: str, *, execution_id: str | None = None, for_work_item_processing: bool = False
+    ) -> AwaitableList:
+        """The history of the instance's current execution, oldest first."""
+        self._check_open()
+        request = ops.history_request(instance_id, execution_id, for_work_item_processing)
+        events = AwaitableList()
+        op = Operation("StreamInstanceHistory", request, lambda r: r, instance_id)
+        try:
+            for chunk in self._stub.StreamInstanceHistory(request):
+                events.extend(HistoryEvent.from_proto(e) for e in chunk.events)
+        except grpc.RpcError as err:
+            raise self._error(err, op) from err
+        return events
+
+    def list_instance_ids(
+        self,
+        runtime_status: list[OrchestrationStatus] | None = None,
+        completed_time_from: datetime | None = None,
+        completed_time_to: datetime | None = None,
+        page_size: int | None = None,
+        continuation_token: str | None = None,
+    ) -> Page[str]:
+        """One page of ids of finished instances (ordered by completion time)."""
+        return self._run(
+            ops.list_ids(
+                runtime_status, completed_time_from, completed_time_to, page_size, continuation_token
+            )
+        )
+
+    def query_orchestrations(
+        self, query: OrchestrationQuery | None = None, *, continuation_token: str | None = None
+    ) -> Page[OrchestrationState]:
+        """One page of instances matching ``query`` (page size = ``max_instance_count``)."""
+        return self._run(ops.query_page(query, continuation_token, self._data_converter))
+
+    def get_all_orchestration_states(
+        self, orchestration_query: OrchestrationQuery | None = None
+    ) -> AwaitableList:
+        """Every instance matching the query, following continuation tokens to the end."""
+        states = AwaitableList()
+        token: str | None = None
+        while True:
+            page = self.query_orchestrations(orchestration_query, continuation_token=token)
+            states.extend(page.items)
+            if page.continuation_token is None:
+                return states
+            token = page.continuation_token
+
+    def wait_for_orchestration_start(
+        self, instance_id: str, *, fetch_payloads: bool = False, timeout: float | timedelta | None = 60
+    ) -> OrchestrationState | None:
+        """Block until the instance has started; ``TimeoutError`` after ``timeout`` (seconds or timedelta)."""
+        return self._run(
+            ops.wait_for("WaitForInstanceStart", instance_id, fetch_payloads, timeout, self._data_converter)
+        )
+
+    def wait_for_orchestration_completion(
+        self, instance_id: str, *, fetch_payloads: bool = True, timeout: float | timedelta | None = 60
+    ) -> OrchestrationState | None:
+        """Block until the instance completes, fails or is terminated; ``TimeoutError`` after ``timeout``."""
+        state = self._run(
+            ops.wait_for(
+                "WaitForInstanceCompletion", instance_id, fetch_payloads, timeout, self._data_converter
+            )
+        )
+        if state is not None and state.failure_details is not None:
+            self._logger.info("orchestration %s failed: %s", instance_id, state.failure_details.message)
+        return state
+
+    def raise_orchestration_event(
+        self, instance_id: str, event_name: str, *, data: Any = None
+    ) -> Done | None:
+        """Send the external event ``event_name`` (with ``data``) to the instance."""
+        self._run(ops.raise_event(instance_id, event_name, data, self._data_converter))
+        return done_value()
+
+    def terminate_orchestration(
+        self, instance_id: str, *, output: Any = None, recursive: bool = True, reason: Any = None
+    ) -> Done | None:
+        """Terminate the instance (and, by default, its sub-orchestrations); ``reason`` is sent as the output."""
+        self._run(ops.terminate(instance_id, output, reason, recursive, self._data_converter))
+        return done_value()
+
+    def suspend_orchestration(self, instance_id: str, *, reason: str | None = None) -> Done | None:
+        """Suspend the instance: it stops processing events until resumed."""
+        self._run(ops.with_reason("SuspendInstance", instance_id, reason))
+        return done_value()
+
+    def resume_orchestration(self, instance_id: str, *, reason: str | None = None) -> Done | None:
+        """Resume a suspended instance."""
+        self._run(ops.with_reason("ResumeInstance", instance_id, reason))
+        return done_value()
+
+    def rewind_orchestration(self, instance_id: str, *, reason: str | None = None) -> Done | None:
+        """Rewind a failed instance: its failed steps run again."""
+        self._run(ops.with_reason("RewindInstance", instance_id, reason))
+        return done_value()
+
+    def restart_orchestration(
+        self, instance_id: str, *, restart_with_new_instance_id: bool = False
+    ) -> InstanceId:
+        """Start a finished instance again with its original input; returns the (possibly new) id."""
+        return InstanceId(self._run(ops.restart(instance_id, restart_with_new_instance_id)))
+
+    def purge_orchestration(self, instance_id: str, recursive: bool = True) -> PurgeInstancesResult:
+        """Delete a finished instance and its history (and its sub-orchestrations when recursive)."""
+        return self._run(ops.purge_one(instance_id, recursive))
+
+    def purge_orchestrations_by(
+        self,
+        created_time_from: datetime | None = None,
+        created_time_to: datetime | None = None,
+        runtime_status: list[OrchestrationStatus] | None = None,
+        recursive: bool = False,
+        timeout: timedelta | None = None,
+    ) -> PurgeInstancesResult:
+        """Delete finished instances created in a time range (and with a status)."""
+        return self._run(ops.purge_by(created_time_from, created_time_to, runtime_status, recursive, timeout))
+
+    # -- entities --------------------------------------------------------------------------------
+
+    def signal_entity(
+        self,
+        entity_instance_id: Any,
+        operation_name: str,
+        input: Any = None,
+        signal_time: datetime | None = None,
+    ) -> Done | None:
+        """Send a one-way operation to an entity (``@name@key``), optionally at ``signal_time``."""
+        self._run(
+            ops.signal_entity(entity_instance_id, operation_name, input, signal_time, self._data_converter)
+        )
+        return done_value()
+
+    def get_entity(self, entity_instance_id: Any, include_state: bool = True) -> EntityMetadata | None:
+        """An entity's metadata (and state), or ``None`` if it does not exist."""
+        return self._run(ops.get_entity(entity_instance_id, include_state, self._data_converter))
+
+    def get_all_entities(self, entity_query: EntityQuery | None = None) -> AwaitableList:
+        """Every entity matching the query, following continuation tokens."""
+        out = AwaitableList()
+        token: str | None = None
+        while True:
+            page = self._run(ops.query_entities(entity_query, token, self._data_converter))
+            out.extend(page.items)
+            if page.continuation_token is None:
+                return out
+            token = page.continuation_token
+
+    def clean_entity_storage(
+        self, remove_empty_entities: bool = True, release_orphaned_locks: bool = True
+    ) -> CleanEntityStorageResult:
+        """Remove empty entities and release locks held by finished orchestrations."""
+        total = CleanEntityStorageResult(0, 0)
+        token: str | None = None
+        while True:
+            part, token = self._run(ops.clean_entities(remove_empty_entities, release_orphaned_locks, token))
+            total.empty_entities_removed += part.empty_entities_removed
+            total.orphaned_locks_released += part.orphaned_locks_released
+            if token is None:
+                return total
