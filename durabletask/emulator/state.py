@@ -1,0 +1,149 @@
+"""In-memory records the engine keeps next to SQLite: live instances, inbox items, activities, leases.
+
+Every non-terminal instance has an :class:`Inst` in memory (loaded at start-up, created on start), with
+its pending inbox and, once needed, its current execution's history as serialized events plus the
+ready-made wire bytes of ``OrchestratorRequest.pastEvents`` (so a dispatch copies bytes instead of
+re-encoding the whole history).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from durabletask._proto import orchestrator_service_pb2 as pb
+
+from .store import InstanceRow
+
+__all__ = ["Inst", "InboxItem", "Act", "Lease", "Stream", "now_us", "varint", "field_bytes"]
+
+
+def now_us() -> int:
+    """Wall-clock time in integer microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+def varint(n: int) -> bytes:
+    """Protobuf base-128 varint encoding of a non-negative integer."""
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def field_bytes(tag: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (``tag`` is the already-shifted key byte)."""
+    return bytes((tag,)) + varint(len(payload)) + payload
+
+
+_PAST_EVENTS_TAG = 0x1A  # OrchestratorRequest.pastEvents = 3, wire type 2
+
+
+@dataclass(slots=True)
+class InboxItem:
+    """A pending event for an instance (row id in the inbox table)."""
+
+    id: int
+    execution_id: str | None
+    visible_us: int
+    event: pb.HistoryEvent
+    kind: str
+
+
+@dataclass(slots=True, eq=False)
+class Act:
+    """A queued activity (row id in the activities table)."""
+
+    id: int
+    hub: str
+    instance_id: str
+    execution_id: str
+    data: bytes
+    name: str
+    lease: str | None = None
+    not_before: int = 0
+    removed: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Lease:
+    """A work item handed to a stream and not yet completed or abandoned."""
+
+    token: str
+    kind: str  # "o" orchestration, "a" activity
+    stream: Stream
+    key: tuple[str, str]
+    expires_us: int
+    rows: list[int] = field(default_factory=list)
+    events: list[pb.HistoryEvent] = field(default_factory=list)
+    act: Act | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Stream:
+    """One open GetWorkItems stream of a worker."""
+
+    id: int
+    hub: str
+    max_orchestrations: int
+    max_activities: int
+    orchestration_filter: dict[str, frozenset[str]] | None = None
+    activity_filter: frozenset[str] | None = None
+    worker: str = ""
+    leases: set[str] = field(default_factory=set)
+    outstanding_o: int = 0
+    outstanding_a: int = 0
+    closed: bool = False
+    turn: int = 0
+
+    def wants_orchestration(self, name: str, version: str | None) -> bool:
+        if self.orchestration_filter is None:
+            return True
+        versions = self.orchestration_filter.get(name)
+        if versions is None:
+            return False
+        return not versions or (version or "") in versions
+
+    def wants_activity(self, name: str) -> bool:
+        return self.activity_filter is None or name in self.activity_filter
+
+
+class Inst:
+    """A live (non-terminal or leased) instance: its status row, inbox and cached history."""
+
+    __slots__ = ("row", "inbox", "history", "blob", "lease", "queued", "not_before", "wake_us")
+
+    def __init__(self, row: InstanceRow) -> None:
+        self.row = row
+        self.inbox: list[InboxItem] = []
+        self.history: list[bytes] | None = None
+        self.blob = bytearray()
+        self.lease: str | None = None
+        self.queued = False
+        self.not_before = 0
+        self.wake_us = 0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.row.hub, self.row.instance_id)
+
+    def set_history(self, events: list[bytes]) -> None:
+        self.history = events
+        blob = bytearray()
+        for e in events:
+            blob += field_bytes(_PAST_EVENTS_TAG, e)
+        self.blob = blob
+
+    def add_history(self, events: list[bytes]) -> None:
+        assert self.history is not None
+        self.history.extend(events)
+        for e in events:
+            self.blob += field_bytes(_PAST_EVENTS_TAG, e)
+
+    def parent(self) -> pb.ParentInstanceInfo | None:
+        return None if self.row.parent is None else pb.ParentInstanceInfo.FromString(self.row.parent)
+
+    def trace(self) -> pb.TraceContext | None:
+        return None if self.row.trace is None else pb.TraceContext.FromString(self.row.trace)
