@@ -40,6 +40,7 @@ class EmbeddedEmulator:
     """Starts :class:`durabletask.emulator.EmulatorServer` on 8080, or a free port if 8080 is taken."""
 
     def __init__(self, db_path: str | Path | None = None, preferred_port: int = PREFERRED_PORT) -> None:
+        """``db_path`` None uses the user's data directory; ':memory:' keeps everything in memory."""
         self.db_path = str(db_path) if db_path is not None else str(default_database_path())
         self.preferred_port = preferred_port
         self.server: Any = None
@@ -59,7 +60,7 @@ class EmbeddedEmulator:
         last: Exception | None = None
         for port in ports:
             try:
-                server = EmulatorServer(db_path=self.db_path, port=port)
+                server = EmulatorServer(db_path=None if self.db_path == ":memory:" else self.db_path, port=port)
                 server.start()
             except Exception as exc:  # noqa: BLE001 - try the next port, report the last failure
                 last = exc

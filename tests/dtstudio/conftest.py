@@ -79,7 +79,7 @@ def emulator() -> Iterator[Any]:
     """A real embedded emulator (in-memory SQLite) on a free port."""
     from durabletask.emulator import EmulatorServer
 
-    server = EmulatorServer(db_path=":memory:", port=0)
+    server = EmulatorServer(db_path=None, port=0)
     server.start()
     try:
         yield server
