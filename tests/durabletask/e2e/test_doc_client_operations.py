@@ -37,7 +37,8 @@ async def test_client_operations(emulator: Emulator, start_worker: WorkerFactory
     # Schedule an Orchestration
     instance_id = await client.schedule_new_orchestration(
         orchestrator=order_processing_orchestrator,
-        input={"id": "order-123", "items": [...], "total": 99.99, "payment": {"amount": 5},
+        # ADAPTED: the document's placeholder `[...]` (Ellipsis, not JSON) is filled in.
+        input={"id": "order-123", "items": ["book"], "total": 99.99, "payment": {"amount": 5},
                "address": "here"}
     )
     print(f"Started orchestration: {instance_id}")

@@ -128,7 +128,14 @@ def test_retry_policy_gives_up(client: TaskHubGrpcClient, flaky: FlakyActivity) 
     assert state is not None and state.runtime_status == OrchestrationStatus.FAILED
     assert flaky.attempts["b"] == 3
     assert state.failure_details is not None
-    assert state.failure_details.is_caused_by(ConnectionError) or "ConnectionError" in state.failure_details.error_type
+    # As in the published SDK, the orchestration fails with TaskFailedError; the activity's own
+    # error (type, message) is its inner failure.
+    chain, fd = [], state.failure_details
+    while fd is not None:
+        chain.append(fd)
+        fd = fd.inner_failure
+    assert any(f.is_caused_by(ConnectionError) for f in chain)
+    assert chain[-1].error_type == "builtins.ConnectionError"
     assert "attempt 3 failed" in state.failure_details.message
 
 
