@@ -78,6 +78,7 @@ def _is_usable(venv_dir: Path) -> bool:
         return False
     probe = subprocess.run(
         [str(python), "-I", "-c", "import durabletask.azuremanaged.client, durabletask.testing"],
+        check=False,
         capture_output=True,
         timeout=60,
         cwd=tempfile.gettempdir(),
@@ -101,7 +102,7 @@ def _exclusive(venv_dir: Path) -> Iterator[None]:
 def _run(cmd: list[str], timeout: float, what: str) -> None:
     try:
         done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            cmd, check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
             cwd=tempfile.gettempdir(),
         )
     except subprocess.TimeoutExpired as exc:
