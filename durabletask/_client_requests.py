@@ -88,7 +88,11 @@ def translate_rpc_error(
     details = (details_fn() if callable(details_fn) else None) or ""
     subject = f" for instance '{instance_id}'" if instance_id else ""
     if code == grpc.StatusCode.NOT_FOUND:
-        if instance_id and "task hub" not in details.lower():
+        if "task hub not found" in details.lower():
+            return DurableTaskRpcError(
+                f"The backend at {address} has no such task hub: {details}", code, details
+            )
+        if instance_id:
             return OrchestrationNotFoundError(
                 f"No orchestration instance with ID '{instance_id}' was found ({rpc}): {details}",
                 code,
