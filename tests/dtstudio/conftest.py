@@ -85,3 +85,47 @@ def emulator() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+def _load_samples() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "resources" / "samples" / "sample_orchestrations.py"
+    spec = importlib.util.spec_from_file_location("dtstudio_sample_orchestrations", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def samples() -> Any:
+    """resources/samples/sample_orchestrations.py as a module."""
+    return _load_samples()
+
+
+@pytest.fixture
+def worker(emulator: Any, samples: Any) -> Iterator[Any]:
+    """Our worker running the sample orchestrations against ``emulator``."""
+    from durabletask.worker import TaskHubGrpcWorker
+
+    w = TaskHubGrpcWorker(host_address=emulator.address)
+    samples.register(w)
+    w.start()
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+@pytest.fixture
+def sync_client(emulator: Any) -> Iterator[Any]:
+    """A blocking client for seeding and checking the emulator from test code."""
+    from durabletask.client import TaskHubGrpcClient
+
+    c = TaskHubGrpcClient(host_address=emulator.address)
+    try:
+        yield c
+    finally:
+        c.close()
