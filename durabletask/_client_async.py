@@ -80,6 +80,9 @@ class AsyncTaskHubGrpcClient(ClientCore):
         self._interceptors = list(interceptors or ())
         if self._metadata:
             self._interceptors.append(AsyncMetadataInterceptor(self._metadata))
+        if channel is not None and self._interceptors:
+            # grpc.aio fixes a channel's interceptors when it is created; they cannot be added here.
+            self._logger.info("interceptors and metadata are not applied to a grpc.aio channel passed in")
         self._channel: grpc.aio.Channel = channel if channel is not None else self._new_channel()
         self._stub = pb_grpc.TaskHubSidecarServiceStub(self._channel)
 

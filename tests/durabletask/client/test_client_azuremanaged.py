@@ -148,3 +148,15 @@ def test_package_exposes_the_clients():
     assert am.AsyncDurableTaskSchedulerClient is AsyncDurableTaskSchedulerClient
     with pytest.raises(AttributeError):
         am.Nothing  # noqa: B018
+
+
+def test_document_create_a_client_snippet_constructs_without_network():
+    """``DurableTaskSchedulerClient(host=..., secure_channel=True, taskhub="default")`` from the document."""
+    client = DurableTaskSchedulerClient(
+        host="your-scheduler.centralus.durabletask.io", secure_channel=True, taskhub="default"
+    )
+    try:
+        assert client.address == "https://your-scheduler.centralus.durabletask.io"
+        assert client.taskhub == "default"
+    finally:
+        client.close()
