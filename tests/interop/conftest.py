@@ -1,4 +1,4 @@
-"""Fixtures for the interop tests: the published SDK's venv, a backend on a free port, driver runs.
+"""Fixtures for the interop tests: the published SDK's venv and a backend on a free port.
 
 The backend is our emulator on a SQLite *file* (the default). For developing the driver itself, set
 ``DTSTUDIO_INTEROP_BACKEND=published`` to run the same scenarios against the published SDK's in-memory
@@ -8,28 +8,17 @@ types for sub-orchestrations, ...).
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
 import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "drivers"))
 
-from interop_venv import InteropVenvError, ensure_published_sdk  # noqa: E402
-
-DRIVERS = Path(__file__).parent / "drivers"
-DRIVER_TIMEOUT_S = 150
-DTS_HUB = "interop-hub"
+from interop_harness import Backend, start_backend
+from interop_venv import InteropVenvError, ensure_published_sdk
 
 
 @pytest.fixture(scope="session")
@@ -42,115 +31,9 @@ def published_python() -> Path:
                     pytrace=False)
 
 
-@dataclass
-class Backend:
-    """A sidecar backend the drivers talk to."""
-
-    address: str  # host:port, plaintext
-    kind: str  # "emulator" or "published"
-    _stop: list[Any] = field(default_factory=list)
-
-    def stop(self) -> None:
-        for stop in reversed(self._stop):
-            stop()
-        self._stop.clear()
-
-
-def _start_our_emulator(db_path: Path) -> Backend:
-    """Our emulator, in this process, on a free port, durable on ``db_path``, knowing ``DTS_HUB``."""
-    from durabletask.emulator import EmulatorServer
-
-    server = EmulatorServer(**_emulator_kwargs(EmulatorServer, db_path))
-    server.start()
-    return Backend(address=f"127.0.0.1:{server.port}", kind="emulator", _stop=[server.stop])
-
-
-def _emulator_kwargs(server_type: type, db_path: Path) -> dict[str, Any]:
-    """Constructor arguments, adding the extra task hub under whichever keyword the emulator uses."""
-    import inspect
-
-    kwargs: dict[str, Any] = {"db_path": str(db_path), "host": "127.0.0.1", "port": 0}
-    parameters = inspect.signature(server_type).parameters
-    for name in ("task_hubs", "hubs", "taskhubs"):
-        if name in parameters:
-            kwargs[name] = ["default", DTS_HUB]
-            break
-    return kwargs
-
-
-def _start_published_backend(python: Path) -> Backend:
-    process = subprocess.Popen(
-        [str(python), "-I", str(DRIVERS / "published_backend.py")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        cwd=tempfile.gettempdir(),
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().split()
-    if not line or line[0] != "READY":
-        process.kill()
-        pytest.fail("The published in-memory backend did not start", pytrace=False)
-
-    def stop() -> None:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-    return Backend(address=f"127.0.0.1:{line[1]}", kind="published", _stop=[stop])
-
-
-def start_backend(python: Path, db_path: Path) -> Backend:
-    """Start the backend under test (see the module docstring)."""
-    if os.environ.get("DTSTUDIO_INTEROP_BACKEND") == "published":
-        return _start_published_backend(python)
-    return _start_our_emulator(db_path)
-
-
 @pytest.fixture(scope="session")
 def interop_backend(published_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     """One backend for the published-SDK suite (a file database, like real use)."""
     backend = start_backend(published_python, tmp_path_factory.mktemp("interop") / "interop.db")
     yield backend
     backend.stop()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def run_driver(python: Path, args: list[str], out_dir: Path, timeout: float = DRIVER_TIMEOUT_S) -> dict[str, Any]:
-    """Run ``published_driver.py suite ...`` in the interop venv and return its JSON results."""
-    out = out_dir / f"results-{uuid.uuid4().hex[:6]}.json"
-    cmd = [str(python), "-I", str(DRIVERS / "published_driver.py"), "suite", *args, "--out", str(out)]
-    try:
-        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir())
-    except subprocess.TimeoutExpired as expired:
-        stderr = expired.stderr.decode() if isinstance(expired.stderr, bytes) else (expired.stderr or "")
-        pytest.fail(f"The published-SDK driver did not finish in {timeout} s.\n{_tail(stderr)}", pytrace=False)
-    if done.returncode != 0 or not out.exists():
-        pytest.fail(f"The published-SDK driver failed (exit {done.returncode}).\n{_tail(done.stderr)}",
-                    pytrace=False)
-    results: dict[str, Any] = json.loads(out.read_text())
-    return results
-
-
-def _tail(text: str, lines: int = 40) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def outcome(results: dict[str, Any], name: str) -> Any:
-    """The result of scenario ``name``; fail the test with the scenario's traceback if it raised."""
-    if name not in results:
-        pytest.fail(f"scenario {name!r} did not run", pytrace=False)
-    entry = results[name]
-    if not entry["ok"]:
-        pytest.fail(f"scenario {name!r} raised:\n{entry['error']}", pytrace=False)
-    return entry["result"]

@@ -182,6 +182,7 @@ def check_dts(r: dict[str, Any]) -> None:
     assert _completed(r["events"]) == ["pong"]
     assert r["query"] == sorted([r["chain"]["instance_id"], parent, f"{parent}-child"])
     assert r["seen_from_default_hub"] is None, "task hubs must be isolated"
+    assert r["unknown_hub"].get("code") == "NOT_FOUND", "a hub the emulator does not serve: NOT_FOUND"
 
 
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DTS_HUB, Backend, outcome, run_driver
 from interop_checks import CHECKS
+from interop_harness import DTS_HUB, Backend, outcome, run_driver
 
 pytestmark = pytest.mark.interop
 

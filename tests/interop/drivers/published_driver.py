@@ -59,6 +59,8 @@ def sc_dts(hub: str, address: str) -> Callable[[Any, str], Any]:
                 "query": sorted(s.instance_id for s in c.get_all_orchestration_states(
                     dt_client.OrchestrationQuery(instance_id_prefix=f"{ns}-dts-", max_instance_count=1))),
                 "seen_from_default_hub": describe(default_client.get_orchestration_state(chained)),
+                "unknown_hub": sc.error_of(lambda: DurableTaskSchedulerClient(
+                    **{**kwargs, "taskhub": f"{hub}-unknown"}).get_orchestration_state(chained)),
             }
             c.close()
             return result
