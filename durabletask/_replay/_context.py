@@ -342,9 +342,16 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
         self._pending_actions.clear()
         self.set_complete(encoded_output, pb.ORCHESTRATION_STATUS_TERMINATED, is_result_encoded=True)
 
-    def set_failed(self, failure: BaseException | pb.TaskFailureDetails) -> None:
+    def set_failed(self, failure: BaseException | pb.TaskFailureDetails, *, override: bool = False) -> None:
+        """Complete as FAILED. With ``override`` an earlier completion (reached during a replay that then
+        proved inconsistent with the history) is replaced by the failure."""
         if self._is_complete:
-            return
+            if not override:
+                return
+            for action_id, action in list(self._pending_actions.items()):
+                if action.HasField("completeOrchestration"):
+                    del self._pending_actions[action_id]
+            self._is_complete = False
         self._is_complete = True
         self._completion_status = pb.ORCHESTRATION_STATUS_FAILED
         details = (

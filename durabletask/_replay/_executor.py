@@ -70,9 +70,12 @@ def _expected_from_event(event: pb.HistoryEvent) -> str:
 def _non_determinism(
     event: pb.HistoryEvent, produced: pb.OrchestratorAction | None
 ) -> task.NonDeterminismError:
+    produced_text = (
+        describe_action(produced) if produced is not None else f"no action with id {event.eventId}"
+    )
     return task.NonDeterminismError(
         f"Non-deterministic orchestration: history event {_describe_event(event)} records "
-        f"{_expected_from_event(event)}, but the replayed orchestrator produced {describe_action(produced)}. "
+        f"{_expected_from_event(event)}, but the replayed orchestrator produced {produced_text}. "
         "This happens when the orchestrator code changed while the instance was running, or when it "
         "makes decisions that are not replay-safe (current time, random numbers, I/O)."
     )
@@ -155,9 +158,10 @@ class _Execution:
     # -- confirmations of actions ------------------------------------------------------------------
 
     def _confirm(self, event: pb.HistoryEvent, action_kind: str) -> pb.OrchestratorAction:
-        action = self.ctx._pending_actions.pop(event.eventId, None)
+        action = self.ctx._pending_actions.get(event.eventId)
         if action is None or action.WhichOneof("orchestratorActionType") != action_kind:
             raise _non_determinism(event, action)
+        del self.ctx._pending_actions[event.eventId]
         return action
 
     def _on_taskScheduled(self, event: pb.HistoryEvent) -> None:
@@ -326,7 +330,7 @@ class OrchestrationExecutor:
                 run.process(event)
         except Exception as ex:  # noqa: BLE001 - any failure of the orchestration fails it
             self._logger.info("%s: orchestration failed: %s: %s", instance_id, type(ex).__name__, ex)
-            ctx.set_failed(ex)
+            ctx.set_failed(ex, override=True)
 
         actions = ctx.get_actions()
         if ctx.is_complete:

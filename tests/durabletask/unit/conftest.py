@@ -46,7 +46,11 @@ def confirmation_for(action: pb.OrchestratorAction, now: datetime) -> pb.History
     if kind == "sendEvent":
         se = action.sendEvent
         return h.new_event_sent_event(
-            action.id, se.instance.instanceId, se.name, se.data.value if se.HasField("data") else None, timestamp=now
+            action.id,
+            se.instance.instanceId,
+            se.name,
+            se.data.value if se.HasField("data") else None,
+            timestamp=now,
         )
     return None
 
@@ -75,11 +79,15 @@ class Replayer:
 
     def start(self, name: str, input: Any = None, **kwargs: Any) -> ExecutionResult:
         encoded = json.dumps(input) if input is not None else None
-        return self.step(h.new_execution_started_event(name, self.instance_id, encoded, timestamp=self.now, **kwargs))
+        return self.step(
+            h.new_execution_started_event(name, self.instance_id, encoded, timestamp=self.now, **kwargs)
+        )
 
     def step(self, *events: pb.HistoryEvent, advance: timedelta = timedelta(seconds=1)) -> ExecutionResult:
         """Deliver ``events`` in a new episode; record the episode and its confirmations."""
         self.now += advance
+        for event in events:  # like a backend, stamp delivered events (keeps recorded histories stable)
+            event.timestamp.FromDatetime(self.now)
         new = [h.new_orchestrator_started_event(self.now), *events]
         result = self.executor.execute(self.instance_id, list(self.past), new)
         self.past.extend(new)
@@ -91,7 +99,10 @@ class Replayer:
             elif action.HasField("completeOrchestration"):
                 completion = action.completeOrchestration
         self.past.append(h.new_orchestrator_completed_event(self.now))
-        if completion is not None and completion.orchestrationStatus != pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
+        if (
+            completion is not None
+            and completion.orchestrationStatus != pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW
+        ):
             self.past.append(
                 h.new_execution_completed_event(
                     completion.orchestrationStatus,
@@ -104,7 +115,9 @@ class Replayer:
         return result
 
     def complete_task(self, task_id: int, value: Any = None) -> ExecutionResult:
-        return self.step(h.new_task_completed_event(task_id, json.dumps(value) if value is not None else None))
+        return self.step(
+            h.new_task_completed_event(task_id, json.dumps(value) if value is not None else None)
+        )
 
     def fail_task(self, task_id: int, exc: BaseException | None = None) -> ExecutionResult:
         return self.step(h.new_task_failed_event(task_id, exc or RuntimeError("boom")))

@@ -82,7 +82,6 @@ def test_generator_returning_without_yield(replayer):
     def nothing(ctx, _):
         if False:
             yield
-        return None
 
     r = replayer(nothing)
     r.start("nothing")
@@ -150,7 +149,7 @@ def test_caught_activity_failure_lets_the_orchestration_continue(replayer):
         try:
             result = yield ctx.call_activity("risky_operation", input=order)
             return {"success": True, "result": result}
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the user's snippet, verbatim
             yield ctx.call_activity("log_error", input=str(e))
             return {"success": False, "error": str(e)}
 

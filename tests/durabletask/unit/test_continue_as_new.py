@@ -39,8 +39,10 @@ def test_save_events_carries_unprocessed_events(replayer):
     )
     c = r.completion()
     assert json.loads(c.result.value) == {"total": 1}
-    carried = [(e.eventRaised.name, e.eventRaised.input.value if e.eventRaised.HasField("input") else None)
-               for e in c.carryoverEvents]
+    carried = [
+        (e.eventRaised.name, e.eventRaised.input.value if e.eventRaised.HasField("input") else None)
+        for e in c.carryoverEvents
+    ]
     assert carried == [("add", "2"), ("add", None), ("other", '"x"')]
 
 

@@ -34,7 +34,6 @@ def test_custom_status_returned_on_every_execution(replayer):
 def test_custom_status_plain_string(replayer):
     def orch(ctx, _):
         ctx.set_custom_status("Waiting")
-        return None
 
     r = replayer(orch)
     r.start("orch")

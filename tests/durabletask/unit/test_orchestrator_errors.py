@@ -148,7 +148,7 @@ def test_failure_details_uses_context_unless_suppressed():
         try:
             raise ValueError("first")
         except ValueError:
-            raise TypeError("second")  # noqa: B904 - implicit context on purpose
+            raise TypeError("second")
     except TypeError as exc:
         assert failure_details_from_exception(exc).innerFailure.errorType == "builtins.ValueError"
     try:

@@ -142,10 +142,20 @@ def test_retry_then_success_seen_by_when_all(replayer):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"first_retry_interval": timedelta(seconds=-1), "max_number_of_attempts": 1}, "first_retry_interval"),
-        ({"first_retry_interval": timedelta(seconds=1), "max_number_of_attempts": 0}, "max_number_of_attempts"),
         (
-            {"first_retry_interval": timedelta(seconds=1), "max_number_of_attempts": 2, "backoff_coefficient": 0.5},
+            {"first_retry_interval": timedelta(seconds=-1), "max_number_of_attempts": 1},
+            "first_retry_interval",
+        ),
+        (
+            {"first_retry_interval": timedelta(seconds=1), "max_number_of_attempts": 0},
+            "max_number_of_attempts",
+        ),
+        (
+            {
+                "first_retry_interval": timedelta(seconds=1),
+                "max_number_of_attempts": 2,
+                "backoff_coefficient": 0.5,
+            },
             "backoff_coefficient",
         ),
         (
@@ -223,7 +233,9 @@ def test_delay_maths(first, coefficient, cap, attempts):
 )
 def test_retry_timeout_maths(timeout, elapsed):
     policy = task.RetryPolicy(
-        first_retry_interval=timedelta(seconds=1), max_number_of_attempts=5, retry_timeout=timedelta(seconds=timeout)
+        first_retry_interval=timedelta(seconds=1),
+        max_number_of_attempts=5,
+        retry_timeout=timedelta(seconds=timeout),
     )
     start = datetime(2025, 1, 1)
     rt = task.RetryableTask(policy, pb.OrchestratorAction(id=1), start, is_sub_orch=False)

@@ -117,7 +117,13 @@ def test_parent_instance_id_from_execution_started(replayer):
         return {"parent": ctx.parent_instance_id, "me": ctx.instance_id}
 
     r = replayer(child, instance_id="p:0001")
-    r.start("child", parent_instance_id="p", parent_execution_id="e1", parent_name="parent", parent_task_scheduled_id=1)
+    r.start(
+        "child",
+        parent_instance_id="p",
+        parent_execution_id="e1",
+        parent_name="parent",
+        parent_task_scheduled_id=1,
+    )
     assert r.output() == {"parent": "p", "me": "p:0001"}
 
 
