@@ -5,6 +5,7 @@ Public through :mod:`durabletask.client`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -83,8 +84,21 @@ class AsyncTaskHubGrpcClient(ClientCore):
         if channel is not None and self._interceptors:
             # grpc.aio fixes a channel's interceptors when it is created; they cannot be added here.
             self._logger.info("interceptors and metadata are not applied to a grpc.aio channel passed in")
-        self._channel: grpc.aio.Channel = channel if channel is not None else self._new_channel()
-        self._stub = pb_grpc.TaskHubSidecarServiceStub(self._channel)
+        # A grpc.aio channel belongs to the event loop it was created on, so an SDK-owned channel is
+        # created on first use inside the running loop (and again if the client is used on a new loop).
+        self._channel: grpc.aio.Channel | None = channel
+        self._channel_loop: asyncio.AbstractEventLoop | None = None
+        self._stub_obj: Any = pb_grpc.TaskHubSidecarServiceStub(channel) if channel is not None else None
+
+    @property
+    def _stub(self) -> Any:
+        if self._owns_channel:
+            loop = asyncio.get_running_loop()
+            if self._channel is None or self._channel_loop is not loop:
+                self._channel = self._new_channel()
+                self._channel_loop = loop
+                self._stub_obj = pb_grpc.TaskHubSidecarServiceStub(self._channel)
+        return self._stub_obj
 
     def _new_channel(self) -> grpc.aio.Channel:
         return get_async_grpc_channel(
@@ -108,16 +122,20 @@ class AsyncTaskHubGrpcClient(ClientCore):
     async def _recreate_channel(self) -> None:
         old = self._channel
         self._channel = self._new_channel()
-        self._stub = pb_grpc.TaskHubSidecarServiceStub(self._channel)
-        await old.close()
+        self._channel_loop = asyncio.get_running_loop()
+        self._stub_obj = pb_grpc.TaskHubSidecarServiceStub(self._channel)
+        if old is not None:
+            await old.close()
 
     async def close(self) -> None:
         """Close the channel if the client created it (a channel passed in stays open)."""
         if self._closed:
             return
         self._closed = True
-        if self._owns_channel:
-            await self._channel.close()
+        if self._owns_channel and self._channel is not None:
+            if self._channel_loop is asyncio.get_running_loop():
+                await self._channel.close()
+            self._channel = None
 
     async def __aenter__(self) -> Self:
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import grpc
@@ -63,15 +64,33 @@ def test_given_channel_is_never_recreated():
 
 
 async def test_async_channel_is_recreated_and_works_again(recording_server):
-    opts = GrpcClientResiliencyOptions(channel_recreate_failure_threshold=1, min_recreate_interval_seconds=0)
+    opts = GrpcClientResiliencyOptions(channel_recreate_failure_threshold=2, min_recreate_interval_seconds=0)
     client = AsyncTaskHubGrpcClient(host_address=_dead_address(), resiliency_options=opts)
     try:
-        first = client._channel
         with pytest.raises(DurableTaskRpcError, match="Cannot reach"):
             await client.hello(timeout=2)
-        assert client._channel is not first
+        first = client._channel
+        assert first is not None
+        with pytest.raises(DurableTaskRpcError, match="Cannot reach"):
+            await client.hello(timeout=2)
+        assert client._channel is not None and client._channel is not first
     finally:
         await client.close()
+
+
+def test_async_client_made_outside_a_loop_works_on_several_loops(recording_server):
+    """grpc.aio channels belong to one loop: the client makes its channel inside the running loop."""
+    client = AsyncTaskHubGrpcClient(host_address=recording_server.address)
+
+    async def ping() -> object:
+        await client.hello(timeout=5)
+        return client._channel
+
+    first = asyncio.run(ping())
+    second = asyncio.run(ping())
+    assert first is not second
+    asyncio.run(client.close())
+    assert len(recording_server.metadata_of("Hello")) == 2
 
 
 def test_wait_timeouts_do_not_count_as_transport_failures(fake_server):
