@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from datetime import datetime, timedelta, timezone
 
 from durabletask._proto import orchestrator_service_pb2 as pb
@@ -104,6 +106,11 @@ class HistoryBuilder:
 
 def big_history(n_activities: int) -> list[HistoryEvent]:
     """A chain of ``n_activities`` activities: 4 events each plus the start and end (about 4n events)."""
+    return list(_big_history(n_activities))
+
+
+@functools.lru_cache(maxsize=4)
+def _big_history(n_activities: int) -> tuple[HistoryEvent, ...]:
     b = HistoryBuilder().started(0).execution_started(0, data='{"n": %d}' % n_activities)
     t = 0.0
     for i in range(1, n_activities + 1):
@@ -111,4 +118,4 @@ def big_history(n_activities: int) -> list[HistoryEvent]:
         t += 0.25
         b.started(t).completed(t, i, result=f'{{"ok": true, "i": {i}}}')
     b.done(t).execution_completed(t, result='"done"')
-    return b.events
+    return tuple(b.events)

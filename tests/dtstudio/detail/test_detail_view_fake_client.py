@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from detail_history_builder import T0, HistoryBuilder, big_history
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 
 from dtstudio.core.timeline import SpanKind
 from dtstudio.ui.detail import InstanceDetailView
@@ -166,9 +166,12 @@ def test_open_child_and_back_and_errors(view, qtbot):
     row = next(r for r in range(model.rowCount()) if model.event_at(r).event_type == "SubOrchestrationInstanceCreated")
     table = view.history_pane.table
     view.tabs.setCurrentIndex(view.TAB_HISTORY)
+    qtbot.waitUntil(lambda: table.isVisible() and table.viewport().height() > 50)
     table.scrollTo(model.index(row, 2))
     rect = table.visualRect(model.index(row, 2))
+    assert rect.isValid() and table.viewport().rect().contains(rect.center())
     with qtbot.waitSignal(view.open_instance_requested) as opened, qtbot.waitSignal(view.loaded, timeout=5000):
+        qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert opened.args == ["p:0003"]
     assert view.current_instance_id() == "p:0003" and view.back_stack() == ["p"]
@@ -237,4 +240,3 @@ def test_large_history_shows_quickly(view, qtbot):
     assert chart.scale() == pytest.approx(fit * 4)
     chart.zoom_to_fit()
     assert chart.scale() == pytest.approx(fit)
-    del QPoint
