@@ -56,7 +56,8 @@ def qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
             if all(t.done() for t in pending):
                 break
             QTest.qWait(5)
-        loop.stop()
+        # Not loop.stop(): that calls QApplication.exit(), which would end the next Qt wait early.
+        loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
         asyncio.events._set_running_loop(None)
         loop.close()
         asyncio.set_event_loop(None)
