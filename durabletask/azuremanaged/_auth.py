@@ -163,6 +163,7 @@ class AsyncAccessTokenManager:
         self.scope = token_scope(resource_id)
         self._clock = clock
         self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._token: str | None = None
         self._expires_on = 0.0
         self._is_async = inspect.iscoroutinefunction(credential.get_token)
@@ -174,8 +175,9 @@ class AsyncAccessTokenManager:
         """The current token, fetching a new one when none is cached or it expires within 10 minutes."""
         if self._fresh():
             return self._token  # type: ignore[return-value]
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:  # an asyncio.Lock serves one loop
+            self._lock, self._lock_loop = asyncio.Lock(), loop
         async with self._lock:
             if not self._fresh():
                 if self._is_async:

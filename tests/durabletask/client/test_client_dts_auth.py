@@ -234,3 +234,16 @@ async def test_async_interceptors_send_metadata_on_unary_and_stream(recording_se
     for method in ("Hello", "StreamInstanceHistory"):
         (md,) = recording_server.metadata_of(method)
         assert md["taskhub"] == "hubC" and md["authorization"] == "Bearer atok1" and "workerid" not in md
+
+
+def test_async_manager_serves_several_loops():
+    cred = FakeCredential(lifetime=300)  # always refreshed: every call takes the lock
+    mgr = AsyncAccessTokenManager(cred)
+
+    async def burst():
+        return await asyncio.gather(*(mgr.get_token() for _ in range(3)))
+
+    first = asyncio.run(burst())
+    second = asyncio.run(burst())
+    assert len(first) == len(second) == 3
+    assert len(cred.scopes) == 6
