@@ -111,6 +111,10 @@ def translate_rpc_error(
         return DurableTaskRpcError(
             f"The backend at {address} refused the call {rpc} ({code.name}): {details}", code, details
         )
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return DurableTaskRpcError(
+            f"The backend at {address} does not support {rpc}: {details}", code, details
+        )
     name = code.name if code is not None else "UNKNOWN"
     return DurableTaskRpcError(f"{rpc}{subject} failed: {name}: {details}", code, details)
 

@@ -312,3 +312,17 @@ def test_unknown_task_hub_is_reported_as_such():
             assert client.get_orchestration_state("x") is None
     finally:
         server.stop()
+
+
+async def test_entity_calls_report_an_unsupporting_backend_clearly(client):
+    from durabletask.client import DurableTaskRpcError
+
+    for make in (
+        lambda: client.signal_entity("@counter@k", "add", input=1),
+        lambda: client.get_entity("@counter@k"),
+        lambda: client.get_all_entities(),
+        lambda: client.clean_entity_storage(),
+    ):
+        with pytest.raises(DurableTaskRpcError, match="does not support") as info:
+            await call(make())
+        assert info.value.code() is not None and info.value.code().name == "UNIMPLEMENTED"
