@@ -9,9 +9,14 @@ The ``new_*`` builders make proto events for tests and for the replay core's own
 
 from __future__ import annotations
 
+import json
+import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+
+from google.protobuf import json_format
 
 from durabletask._proto import orchestrator_service_pb2 as pb
 
@@ -223,8 +228,6 @@ def failure_details_from_exception(exc: BaseException) -> pb.TaskFailureDetails:
     (``__cause__``, else an unsuppressed ``__context__``), recursively. A task failure error without a
     cause carries the failure of the task it reports as its inner failure.
     """
-    import traceback
-
     seen: set[int] = set()
 
     def convert(e: BaseException) -> pb.TaskFailureDetails:
@@ -472,21 +475,13 @@ def new_event_sent_event(
     return ev
 
 
-def events_to_json(events: Any) -> str:
+def events_to_json(events: Iterable[pb.HistoryEvent]) -> str:
     """A list of proto history events as JSON text (protobuf JSON form, one object per event)."""
-    import json
-
-    from google.protobuf import json_format
-
     return json.dumps([json_format.MessageToDict(e) for e in events], indent=2)
 
 
 def events_from_json(text: str) -> list[pb.HistoryEvent]:
     """Parse JSON text written by :func:`events_to_json` (a JSON list of events) back to protos."""
-    import json
-
-    from google.protobuf import json_format
-
     data = json.loads(text)
     if not isinstance(data, list):
         raise ValueError("a history must be a JSON list of events")  # noqa: TRY004

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
 
+from google.protobuf import json_format
+
 from durabletask import history as _history
 from durabletask._proto import orchestrator_service_pb2 as pb
 
@@ -129,8 +131,6 @@ class FailureDetails:
     @classmethod
     def from_proto(cls, details: pb.TaskFailureDetails) -> FailureDetails:
         """Convert a ``TaskFailureDetails`` message, including inner failures."""
-        from google.protobuf import json_format
-
         props = {k: json_format.MessageToDict(v) for k, v in details.properties.items()} or None
         return cls(
             message=details.errorMessage,

@@ -92,12 +92,11 @@ class _Execution:
         self.suspended_events: list[pb.HistoryEvent] = []
         self.started = False
 
-    def _note(self, message: str) -> None:
-        """Log what a live (non-replaying) execution sees; stay quiet on replay."""
-        if not self.ctx.is_replaying:
-            self.log.info("%s: %s", self.ctx.instance_id, message)
-        else:
-            self.log.debug("%s: %s", self.ctx.instance_id, message)
+    def _note(self, message: str, level: int = logging.INFO) -> None:
+        """Log what a live (non-replaying) execution sees; only at DEBUG level while replaying."""
+        self.log.log(
+            logging.DEBUG if self.ctx.is_replaying else level, "%s: %s", self.ctx.instance_id, message
+        )
 
     def process(self, event: pb.HistoryEvent) -> None:
         kind = event.WhichOneof("eventType")
@@ -269,10 +268,10 @@ class _Execution:
         raised = event.eventRaised
         payload = raised.input.value if raised.HasField("input") else None
         if self.ctx.deliver_event(raised.name, payload):
-            self._note(f"event '{raised.name}' delivered")
+            self._note(f"event '{raised.name}' delivered", logging.DEBUG)
             self.ctx.resume()
         else:
-            self._note(f"event '{raised.name}' buffered: nothing is waiting for it yet")
+            self._note(f"event '{raised.name}' buffered: nothing is waiting for it yet", logging.DEBUG)
 
 
 class OrchestrationExecutor:
@@ -332,7 +331,11 @@ class OrchestrationExecutor:
             self._logger.info("%s: orchestration failed: %s: %s", instance_id, type(ex).__name__, ex)
             ctx.set_failed(ex, override=True)
 
-        actions = ctx.get_actions()
+        try:
+            actions = ctx.get_actions()
+        except Exception as ex:  # noqa: BLE001 - e.g. a continue_as_new input that cannot be serialized
+            ctx.set_failed(ex, override=True)
+            actions = ctx.get_actions()
         if ctx.is_complete:
             status = pb.OrchestrationStatus.Name(ctx._completion_status or 0)
             self._logger.info("%s: orchestration finished with %s", instance_id, status)
