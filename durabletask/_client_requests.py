@@ -244,7 +244,8 @@ def schedule(
         name = task.get_name(orchestrator)
     else:
         raise TypeError(f"orchestrator must be a function or a name, not {type(orchestrator).__name__}")
-    iid = _check_id(instance_id) if instance_id is not None else uuid.uuid4().hex
+    # As in the published SDK, an empty id means "generate one".
+    iid = _check_id(instance_id) if instance_id else uuid.uuid4().hex
     if tags is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise TypeError("tags must map strings to strings")
     if reuse_id_policy is not None and not isinstance(reuse_id_policy, pb.OrchestrationIdReusePolicy):

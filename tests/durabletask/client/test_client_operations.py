@@ -72,6 +72,8 @@ async def test_schedule_by_function_and_name(client, fake_server):
     assert req.name == "named" and req.version.value == "2.0" and dict(req.tags) == {"k": "v"}
     assert req.scheduledStartTimestamp.ToDatetime(tzinfo=timezone.utc) == start
     assert not req.HasField("input")
+    generated = await call(client.schedule_new_orchestration("named", instance_id=""))
+    assert len(generated) == 32
 
 
 async def test_decorated_orchestrator_name_is_used(client, fake_server):
