@@ -1,0 +1,225 @@
+"""Throughput benchmark: the published Durable Task SDK vs our SDK and emulator, on one machine.
+
+Configurations (each workload gets a fresh backend; backends run in their own process, like real use):
+  (a) published SDK (PyPI durabletask 1.12.0), client + worker, on its own in-memory test backend
+  (b) published SDK, client + worker, on our emulator with a file database
+  (c) our SDK, client + worker, on our emulator with a file database
+
+Workloads: 500 chained orchestrations of 3 activities (orchestrations/s, p50/p95 latency from schedule to
+completion), one fan-out of 1,000 activities (total time), one 2,000-step sequential chain (total time and
+per-step cost by decile). Prints a table and the target ratios with PASS/MISS; asserts nothing.
+
+    .venv/bin/python bench/throughput.py [--quick] [--only a,b,c] [--json FILE]
+
+The published SDK is installed into <repo>/.interop-venv on first use (needs PyPI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+WORKLOAD = Path(__file__).resolve().parent / "_workload.py"
+PUBLISHED_BACKEND = REPO / "tests" / "interop" / "drivers" / "published_backend.py"
+FULL_SIZES = {"chain": 500, "fanout": 1000, "sequence": 2000}
+QUICK_SIZES = {"chain": 50, "fanout": 100, "sequence": 200}
+CONFIGS = {
+    "a": "published SDK + its in-memory backend",
+    "b": "published SDK + our emulator (file db)",
+    "c": "our SDK + our emulator (file db)",
+}
+STARTUP_TIMEOUT_S = 60
+WORKLOAD_TIMEOUT_S = 3600
+
+
+def _load_interop_venv() -> Any:
+    path = REPO / "tests" / "interop" / "interop_venv.py"
+    spec = importlib.util.spec_from_file_location("dtstudio_interop_venv", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_listening(port: int, process: subprocess.Popen[Any], what: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on port {port} within {STARTUP_TIMEOUT_S} s")
+
+
+@contextmanager
+def _backend(config: str, published_python: Path, work_dir: Path) -> Iterator[str]:
+    """Start the backend of ``config`` in its own process; yield its address."""
+    port = _free_port()
+    log = open(work_dir / f"backend-{config}-{port}.log", "w")  # noqa: SIM115 - closed below
+    if config == "a":
+        cmd = [str(published_python), "-I", str(PUBLISHED_BACKEND), "--port", str(port)]
+        what = "the published in-memory backend"
+    else:
+        db = work_dir / f"emulator-{config}-{port}.db"
+        cmd = [sys.executable, "-m", "durabletask.emulator", "--port", str(port), "--db", str(db),
+               "--log-level", "WARNING"]
+        what = "our emulator"
+    process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                               cwd=tempfile.gettempdir() if config == "a" else str(REPO))
+    try:
+        _wait_listening(port, process, what)
+        yield f"127.0.0.1:{port}"
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()  # the published backend stops on EOF
+        process.terminate()  # our emulator stops on SIGTERM
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _run_workload(config: str, workload: str, n: int, published_python: Path, work_dir: Path) -> dict[str, Any]:
+    python = sys.executable if config == "c" else str(published_python)
+    out = work_dir / f"{config}-{workload}.json"
+    with _backend(config, published_python, work_dir) as address:
+        cmd = [python, "-I", str(WORKLOAD), "--address", address, "--workload", workload, "--n", str(n),
+               "--out", str(out)]
+        with open(work_dir / f"{config}-{workload}.log", "w") as log:
+            done = subprocess.run(cmd, check=False, stdout=log, stderr=subprocess.STDOUT,
+                                  timeout=WORKLOAD_TIMEOUT_S, cwd=tempfile.gettempdir())
+    if done.returncode != 0 or not out.exists():
+        tail = "\n".join((work_dir / f"{config}-{workload}.log").read_text().splitlines()[-12:])
+        return {"error": f"exit {done.returncode}\n{tail}"}
+    figures: dict[str, Any] = json.loads(out.read_text())
+    return figures
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _get(results: dict[str, dict[str, Any]], config: str, workload: str, key: str) -> float | None:
+    entry = results.get(config, {}).get(workload)
+    if not entry or "error" in entry:
+        return None
+    value = entry.get(key)
+    return None if value is None else float(value)
+
+
+def print_report(results: dict[str, dict[str, Any]], sizes: dict[str, int], configs: list[str]) -> None:
+    n_chain, n_fan, n_seq = sizes["chain"], sizes["fanout"], sizes["sequence"]
+    rows = [
+        (f"chain x{n_chain}: orchestrations/s", "chain", "per_second", 1),
+        (f"chain x{n_chain}: p50 latency (ms)", "chain", "p50_ms", 0),
+        (f"chain x{n_chain}: p95 latency (ms)", "chain", "p95_ms", 0),
+        (f"chain x{n_chain}: total (s)", "chain", "seconds", 2),
+        (f"fan-out x{n_fan}: total (s)", "fanout", "seconds", 2),
+        (f"fan-out x{n_fan}: activities/s", "fanout", "activities_per_second", 0),
+        (f"sequence x{n_seq}: total (s)", "sequence", "seconds", 2),
+    ]
+    label_width = max(len(r[0]) for r in rows) + 2
+    col = 14
+    print()
+    print(f"Durable Task throughput on this machine ({os.cpu_count()} CPUs)")
+    for config in configs:
+        print(f"  ({config}) {CONFIGS[config]}")
+    print()
+    print("".ljust(label_width) + "".join(f"({c})".rjust(col) for c in configs))
+    for label, workload, key, digits in rows:
+        print(label.ljust(label_width) + "".join(_fmt(_get(results, c, workload, key), digits).rjust(col)
+                                                 for c in configs))
+    print()
+    print(f"sequence x{n_seq}: wall time per step (ms) by decile of the chain")
+    print("".ljust(8) + "".join(f"d{d + 1}".rjust(8) for d in range(10)))
+    for config in configs:
+        entry = results.get(config, {}).get("sequence") or {}
+        deciles = entry.get("step_ms_by_decile")
+        print(f"({config})".ljust(8) + ("".join(f"{v:8.2f}" for v in deciles) if deciles else "  -"))
+    errors = [(c, w, e["error"]) for c in configs for w, e in results.get(c, {}).items() if "error" in e]
+    for config, workload, error in errors:
+        print(f"\nERROR ({config}) {workload}: {error}")
+    print()
+    print("Targets")
+    targets = [
+        ("(c) vs (a): chain throughput", "c", "a", "chain", "per_second", False, 2.0),
+        ("(b) vs (a): chain throughput", "b", "a", "chain", "per_second", False, 1.5),
+        ("(c) vs (a): 2,000-step chain time (a/c)", "c", "a", "sequence", "seconds", True, 2.0),
+        ("(c) vs (b): chain throughput, same emulator", "c", "b", "chain", "per_second", False, 1.5),
+        ("(c) vs (b): 2,000-step chain time (b/c)", "c", "b", "sequence", "seconds", True, 2.0),
+    ]
+    for label, mine, base, workload, key, lower_is_better, goal in targets:
+        mine_v, base_v = _get(results, mine, workload, key), _get(results, base, workload, key)
+        if mine_v is None or base_v is None or mine_v == 0 or base_v == 0:
+            print(f"  {label:<46} {'n/a':>8}   (needs {mine} and {base})")
+            continue
+        ratio = base_v / mine_v if lower_is_better else mine_v / base_v
+        verdict = "PASS" if ratio >= goal else "MISS"
+        print(f"  {label:<46} {ratio:7.2f}x  target >= {goal:.1f}x  {verdict}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test, figures are noisy)")
+    parser.add_argument("--only", default="a,b,c", help="configurations to run, e.g. a,c")
+    parser.add_argument("--workloads", default="chain,fanout,sequence", help="workloads to run")
+    parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
+    args = parser.parse_args(argv)
+    configs = [c.strip() for c in args.only.split(",") if c.strip()]
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown or not configs:
+        parser.error(f"--only takes a comma-separated subset of a,b,c (got {args.only!r})")
+    workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    if not workloads or any(w not in FULL_SIZES for w in workloads):
+        parser.error(f"--workloads takes a comma-separated subset of {','.join(FULL_SIZES)}")
+    sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    interop_venv = _load_interop_venv()
+    try:
+        published_python = interop_venv.ensure_published_sdk()
+    except interop_venv.InteropVenvError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    results: dict[str, dict[str, Any]] = {c: {} for c in configs}
+    with tempfile.TemporaryDirectory(prefix="dtstudio-bench-") as tmp:
+        work_dir = Path(tmp)
+        for workload in workloads:
+            for config in configs:
+                print(f"running ({config}) {workload} x{sizes[workload]} ...", file=sys.stderr, flush=True)
+                started = time.perf_counter()
+                results[config][workload] = _run_workload(config, workload, sizes[workload], published_python,
+                                                          work_dir)
+                print(f"  done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    print_report(results, sizes, configs)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"sizes": sizes, "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
