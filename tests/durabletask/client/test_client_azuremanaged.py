@@ -160,3 +160,37 @@ def test_document_create_a_client_snippet_constructs_without_network():
         assert client.taskhub == "default"
     finally:
         client.close()
+
+
+def test_credential_failures_surface_unchanged(recording_server):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Broken:
+        def get_token(self, *scopes, **kwargs):
+            raise ClientAuthenticationError("not signed in")
+
+    with DurableTaskSchedulerClient(
+        host_address=f"http://{recording_server.address}", credential=Broken()
+    ) as c:
+        with pytest.raises(ClientAuthenticationError, match="not signed in"):
+            c.hello()
+        with pytest.raises(ClientAuthenticationError, match="not signed in"):
+            c.get_orchestration_history("x")
+    assert recording_server.metadata_of("Hello") == []
+
+
+async def test_async_credential_failures_surface_unchanged(recording_server):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Broken:
+        async def get_token(self, *scopes, **kwargs):
+            raise ClientAuthenticationError("not signed in")
+
+    async with AsyncDurableTaskSchedulerClient(
+        host_address=f"http://{recording_server.address}", credential=Broken()
+    ) as c:
+        with pytest.raises(ClientAuthenticationError, match="not signed in"):
+            await c.hello()
+        with pytest.raises(ClientAuthenticationError, match="not signed in"):
+            await c.get_orchestration_history("x")
+    assert recording_server.metadata_of("Hello") == []
