@@ -84,7 +84,8 @@ class InstanceDetailView(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.status_chip = QLabel()
-        self.status_chip.setTextFormat(Qt.TextFormat.RichText)
+        self.status_chip.setTextFormat(Qt.TextFormat.PlainText)
+        self.status_chip.setVisible(False)
         self.live_label = QLabel()
         self.live_label.setStyleSheet("color: gray")
         self.refresh_button = QToolButton()
@@ -286,10 +287,7 @@ class InstanceDetailView(QWidget):
             f"<b>{html.escape(facts.instance_id or instance_id)}</b>"
             + (f" &nbsp;<span style='color:gray'>{html.escape(facts.name)}</span>" if facts.name else "")
         )
-        color = STATUS_COLORS.get(facts.status, "#757575")
-        self.status_chip.setText(
-            f"<span style='color:white; background:{color}; font-weight:bold'>&nbsp;{html.escape(facts.status)}&nbsp;</span>"
-        )
+        self._set_status_chip(facts.status)
         self.overview.show_facts(facts)
         self.input_view.set_payload(getattr(state, "serialized_input", None))
         self.output_view.set_payload(getattr(state, "serialized_output", None))
@@ -344,6 +342,17 @@ class InstanceDetailView(QWidget):
         self.timeline_pane.chart.select_history_index(history_index)
 
     # ----- display helpers --------------------------------------------------------------------------
+    def _set_status_chip(self, status: str | None) -> None:
+        if not status:
+            self.status_chip.setVisible(False)
+            return
+        color = STATUS_COLORS.get(status, "#757575")
+        self.status_chip.setText(status)
+        self.status_chip.setStyleSheet(
+            f"QLabel {{ color: white; background: {color}; font-weight: bold; padding: 2px 8px; border-radius: 3px }}"
+        )
+        self.status_chip.setVisible(True)
+
     def _set_banner(self, text: str, *, error: bool) -> None:
         self.banner.setVisible(bool(text))
         self.banner.setText(text)
@@ -358,7 +367,7 @@ class InstanceDetailView(QWidget):
         self._last_updated = object()
         self._timeline_token = 0
         self.title.setText("")
-        self.status_chip.setText("")
+        self._set_status_chip(None)
         self.live_label.setText("")
         self.overview.show_facts(None)
         for view in (self.input_view, self.output_view, self.custom_status_view):

@@ -432,12 +432,13 @@ class GanttChart(QAbstractScrollArea):
         p.fillRect(0, 0, vw, _HEADER_H, pal.color(QPalette.ColorRole.Window))
         p.setPen(text_color)
         p.drawText(QRect(6, 0, _LABEL_W - 8, _HEADER_H), Qt.AlignmentFlag.AlignVCenter,
-                   fm.elidedText(f"start {format_time(tl.start, self._utc)}", Qt.TextElideMode.ElideRight,
-                                 _LABEL_W - 10))
+                   fm.elidedText(f"0 = {format_time(tl.start, self._utc, with_date=False)}",
+                                 Qt.TextElideMode.ElideRight, _LABEL_W - 10))
         for x, seconds in tick_xs:
             p.drawLine(int(x), _HEADER_H - 5, int(x), _HEADER_H)
-            p.drawText(QRect(int(x) + 3, 0, 120, _HEADER_H - 2), Qt.AlignmentFlag.AlignVCenter,
-                       _tick_label(seconds, step))
+            label = _tick_label(seconds, step)
+            if x + 3 + fm.horizontalAdvance(label) <= vw:
+                p.drawText(QRect(int(x) + 3, 0, 120, _HEADER_H - 2), Qt.AlignmentFlag.AlignVCenter, label)
         p.setPen(QPen(grid_color, 1))
         p.drawLine(0, _HEADER_H - 1, vw, _HEADER_H - 1)
 
