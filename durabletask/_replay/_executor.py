@@ -17,7 +17,7 @@ from durabletask._replay._rewind import build_rewound_history, is_rewind_request
 from durabletask.history import event_type_name, failure_details_from_exception, to_datetime
 from durabletask.serialization import DataConverter, JsonDataConverter
 
-__all__ = ["ExecutionResult", "OrchestrationExecutor", "OrchestratorNotRegisteredError"]
+__all__ = ["ExecutionResult", "OrchestrationExecutor", "OrchestratorNotRegisteredError", "ReplayExecution"]
 
 _IGNORED_EVENTS = frozenset(
     {"orchestratorCompleted", "executionCompleted", "executionRewound", "genericEvent"}
@@ -81,8 +81,8 @@ def _non_determinism(
     )
 
 
-class _Execution:
-    """State of one ``execute`` call: the context plus suspension buffering."""
+class ReplayExecution:
+    """The replay state of one orchestration execution: its context plus suspension buffering."""
 
     def __init__(self, executor: OrchestrationExecutor, ctx: RuntimeOrchestrationContext) -> None:
         self.executor = executor
@@ -274,6 +274,9 @@ class _Execution:
             self._note(f"event '{raised.name}' buffered: nothing is waiting for it yet", logging.DEBUG)
 
 
+_Execution = ReplayExecution  # older name, kept for callers that reached for it
+
+
 class OrchestrationExecutor:
     """Runs an orchestrator over its history (past + new events) and returns the new actions.
 
@@ -316,10 +319,29 @@ class OrchestrationExecutor:
             rewind.rewindOrchestration.newHistory.extend(build_rewound_history(past_events, new_events))
             return ExecutionResult(actions=[rewind], custom_status=None)
 
+        return self.continue_execution(self.new_execution(instance_id), past_events, new_events)
+
+    def new_execution(self, instance_id: str) -> ReplayExecution:
+        """A fresh replay state for ``instance_id`` (for callers that keep replay state between episodes)."""
         ctx = RuntimeOrchestrationContext(
             instance_id, data_converter=self._converter, maximum_timer_interval=self._maximum_timer_interval
         )
-        run = _Execution(self, ctx)
+        return ReplayExecution(self, ctx)
+
+    def continue_execution(
+        self,
+        run: ReplayExecution,
+        past_events: Sequence[pb.HistoryEvent],
+        new_events: Sequence[pb.HistoryEvent],
+    ) -> ExecutionResult:
+        """Apply history to a replay state: ``past_events`` replaying, then ``new_events`` live.
+
+        ``execute`` is ``continue_execution(new_execution(id), past, new)`` (after its rewind and
+        empty-batch checks). A caller may keep a non-complete ``run`` and later continue it with only
+        the history it has not applied yet; the result is the same as a full replay.
+        """
+        ctx = run.ctx
+        instance_id = ctx.instance_id
         try:
             ctx._is_replaying = True
             for event in past_events:
