@@ -68,6 +68,8 @@ class Engine(Operations):
         self._work_cv = threading.Condition(self.lock)
         self._timer_cv = threading.Condition(self.lock)
         self._tx_open = False
+        self._arrivals = 0
+        self._arrivals_lock = threading.Lock()
         self._epoch = 1
         self._committed = 0
         self._post: Post = []
@@ -138,23 +140,36 @@ class Engine(Operations):
 
     # ============================================================================ transactions
     def write(self, fn: Callable[[Post], T], wait: bool = True) -> T:
-        """Run ``fn(post)`` atomically in the open transaction; return once it is committed."""
+        """Run ``fn(post)`` atomically in the open transaction; return once it is committed.
+
+        Group commit without a hand-off: a writer that sees others queued behind it leaves the commit
+        to the last of them (or to the committer thread), so one fsync covers the whole burst.
+        """
+        with self._arrivals_lock:
+            self._arrivals += 1
         with self.lock:
+            with self._arrivals_lock:
+                self._arrivals -= 1
             if self._stopping:
                 raise Unavailable("the emulator is shutting down")
-            result, epoch = self._apply(fn)
+            result, epoch = self._apply(fn, background=not wait)
             if wait:
                 while self._committed < epoch:
-                    self._done_cv.wait()
-                    if self._stopping and self._committed < epoch and not self._committer.is_alive():
-                        raise Unavailable("the emulator is shutting down")
+                    if self._tx_open and self._arrivals == 0:
+                        self._commit_locked()
+                    else:
+                        self._done_cv.wait(0.005)
             return result
 
-    def _apply(self, fn: Callable[[Post], T]) -> tuple[T, int]:
-        """Under the lock: run ``fn`` in a savepoint of the open transaction."""
+    def _apply(self, fn: Callable[[Post], T], background: bool = False) -> tuple[T, int]:
+        """Under the lock: run ``fn`` in a savepoint of the open transaction.
+
+        ``background``: nobody waits for this change, so the committer thread commits it.
+        """
         if not self._tx_open:
             self.store.begin()
             self._tx_open = True
+        if background:
             self._tx_cv.notify()
         self.store.savepoint()
         post: Post = []
@@ -188,24 +203,28 @@ class Engine(Operations):
                     self._tx_cv.wait()
                 if not self._tx_open:
                     return
-                try:
-                    self.store.commit()
-                except Exception:
-                    log.exception("commit failed; rolling back and reloading state")
-                    self.store.rollback()
-                    self._post = []
-                    self._tx_open = False
-                    self._load()
-                self._tx_open = False
-                self._committed = self._epoch
-                self._epoch += 1
-                post, self._post = self._post, []
-                for action in post:
-                    try:
-                        action()
-                    except Exception:
-                        log.exception("post-commit action failed")
-                self._done_cv.notify_all()
+                self._commit_locked()
+
+    def _commit_locked(self) -> None:
+        """Under the lock: commit the open transaction, then run its post-commit actions."""
+        try:
+            self.store.commit()
+        except Exception:
+            log.exception("commit failed; rolling back and reloading state")
+            self.store.rollback()
+            self._post = []
+            self._tx_open = False
+            self._load()
+        self._tx_open = False
+        self._committed = self._epoch
+        self._epoch += 1
+        post, self._post = self._post, []
+        for action in post:
+            try:
+                action()
+            except Exception:
+                log.exception("post-commit action failed")
+        self._done_cv.notify_all()
 
     # ================================================================================== timers
     def _schedule(self, due_us: int, kind: str, payload: Any) -> None:
@@ -422,7 +441,7 @@ class Engine(Operations):
                    f"the next work item would be {len(body)} bytes, over the limit of "
                    f"{self.options.max_work_item_bytes} bytes a worker can receive")
             log.warning("failing orchestration %r: %s", row.instance_id, why)
-            self._apply(lambda post: self._force_fail(inst, rows, why, post))
+            self._apply(lambda post: self._force_fail(inst, rows, why, post), background=True)
             return None
         token = f"{self._nonce}o{next(self._counter)}"
         lease = Lease(token, "o", stream, inst.key, now + int(self.options.lease_timeout * 1e6), rows, events)
