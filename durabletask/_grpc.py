@@ -41,6 +41,7 @@ DEFAULT_HOST_ADDRESS = "localhost:4001"
 
 _SECURE_PREFIXES = ("https://", "grpcs://")
 _INSECURE_PREFIXES = ("http://", "grpc://")
+_GRPC_TARGET_SCHEMES = ("unix:", "unix-abstract:", "dns:", "ipv4:", "ipv6:", "vsock:")
 
 MetadataPairs = Sequence[tuple[str, str]]
 ChannelOptionsLike = GrpcChannelOptions | Sequence[tuple[str, Any]] | None
@@ -70,6 +71,8 @@ def parse_host_address(host_address: str | None, secure_channel: bool = False) -
             if lowered.startswith(prefix):
                 address, secure = address[len(prefix) :], False
                 break
+    if lowered.startswith(_GRPC_TARGET_SCHEMES):  # gRPC's own target syntax, e.g. unix:/tmp/sock
+        return address, secure
     address = address.rstrip("/")
     if not address:
         raise ValueError(f"host_address {host_address!r} names no host")

@@ -35,6 +35,8 @@ from durabletask.grpc_options import GrpcChannelOptions, GrpcRetryPolicyOptions
         ("HTTPS://X.io", False, ("X.io", True)),
         ("http://127.0.0.1:9/", True, ("127.0.0.1:9", False)),
         ("  localhost:1  ", False, ("localhost:1", False)),
+        ("unix:///tmp/dt.sock", False, ("unix:///tmp/dt.sock", False)),
+        ("dns:///example.org:443", True, ("dns:///example.org:443", True)),
     ],
 )
 def test_address_table(address, secure_flag, expected):
@@ -124,3 +126,22 @@ async def test_async_interceptor_unary_and_stream(recording_server):
     assert hello["taskhub"] == "hub2" and hello["own"] == "2" and hello["authorization"] == "Bearer t1"
     (stream,) = recording_server.metadata_of("StreamInstanceHistory")
     assert stream.get("authorization") == "Bearer t2", stream
+
+
+def test_unix_socket_target_reaches_a_server(tmp_path):
+    from concurrent import futures
+
+    from client_fake_backend import RecordingServicer
+
+    servicer = RecordingServicer()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    pb_grpc.add_TaskHubSidecarServiceServicer_to_server(servicer, server)
+    target = f"unix:{tmp_path}/dt.sock"
+    assert server.add_insecure_port(target)
+    server.start()
+    try:
+        with get_grpc_channel(target) as channel:
+            pb_grpc.TaskHubSidecarServiceStub(channel).Hello(empty_pb2.Empty(), timeout=5)
+    finally:
+        server.stop(None).wait(5)
+    assert [m for m, _ in servicer.calls] == ["Hello"]
