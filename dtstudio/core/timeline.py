@@ -301,13 +301,18 @@ def build_timeline(events: Sequence[HistoryEvent]) -> Timeline:
         b.row(("waiting",), SpanKind.EXTERNAL_EVENT, "(waiting for an event)").spans.append(waiting)
 
     rows = [r for r in b.rows if r.spans]
+    # Backends stamp events of one episode in slightly different orders; start where the first span does.
+    start = b.first_ts
+    for row in rows:
+        if start is None or row.spans[0].start < start:
+            start = row.spans[0].start
     span_by_event: dict[int, tuple[int, int]] = {}
     for r_index, row in enumerate(rows):
         for s_index, span in enumerate(row.spans):
             span_by_event.setdefault(span.start_index, (r_index, s_index))
             if span.end_index is not None:
                 span_by_event[span.end_index] = (r_index, s_index)
-    return Timeline(rows=rows, start=b.first_ts, end=end, finished=b.finished, span_by_event=span_by_event)
+    return Timeline(rows=rows, start=start, end=end, finished=b.finished, span_by_event=span_by_event)
 
 
 def _apply(b: _Builder, which: str | None, proto: Any, event: HistoryEvent, index: int, ts: datetime) -> None:
@@ -389,7 +394,10 @@ def _apply(b: _Builder, which: str | None, proto: Any, event: HistoryEvent, inde
         )
         b.start_span(("timer", proto.eventId), SpanKind.TIMER, span, f"timer #{proto.eventId}")
     elif which == "timerFired":
-        span = b.close(("timer", proto.timerFired.timerId), index, ts, SpanOutcome.COMPLETED)
+        # Some backends stamp timerFired when it was enqueued (at creation): the timer ran until fireAt.
+        fire_at = event.fire_at
+        end = max(ts, fire_at) if fire_at is not None else ts
+        span = b.close(("timer", proto.timerFired.timerId), index, end, SpanOutcome.COMPLETED)
         if span is not None:
             b.episode_fired_timers.append(span)
     elif which == "eventRaised":

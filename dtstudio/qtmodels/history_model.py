@@ -62,7 +62,8 @@ class HistoryTableModel(QAbstractTableModel):
         """Show a new history (resets the view)."""
         self.beginResetModel()
         self._events = list(events)
-        self._t0 = next((e.timestamp for e in self._events if e.timestamp is not None), None)
+        # Elapsed times count from the earliest stamp (events of one episode are not always in time order).
+        self._t0 = min((e.timestamp for e in self._events if e.timestamp is not None), default=None)
         self._rebuild_rows()
         self.endResetModel()
 

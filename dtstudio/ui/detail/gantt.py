@@ -362,6 +362,12 @@ class GanttChart(QAbstractScrollArea):
             p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
             p.drawText(QRect(0, 0, vw, vh), Qt.AlignmentFlag.AlignCenter, "No timeline to show")
             return
+        if self._fit and not tl.finished:
+            # "Now" moved since the last fit: keep the whole running instance in view.
+            scale = self._fit_scale()
+            if abs(scale - self._scale) > 1e-9 * scale:
+                self._scale = scale
+                self._update_scrollbars()
         now = self.now()
         vscroll = self.verticalScrollBar().value()
         first = max(0, vscroll // _ROW_H)
@@ -459,7 +465,7 @@ class GanttChart(QAbstractScrollArea):
             p.setPen(QPen(color.darker(130), 1))
             p.setBrush(fill)
             p.drawRoundedRect(rect, 2.5, 2.5)
-            if span.is_retry:
+            if span.is_retry and rect.width() > 10:
                 # A retry: a white notch on the left edge and the attempt number.
                 p.setPen(QPen(QColor(255, 255, 255), 2))
                 p.drawLine(rect.topLeft() + QPoint(2, 2).toPointF(), rect.bottomLeft() + QPoint(2, -2).toPointF())

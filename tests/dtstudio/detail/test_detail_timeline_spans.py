@@ -166,3 +166,16 @@ def test_formatting():
     assert format_time(T0 + timedelta(milliseconds=7)) == "2026-01-02 03:04:05.007Z"
     assert format_time(T0, utc=True, with_date=False) == "03:04:05.000Z"
     assert not format_time(T0, utc=False).endswith("Z")
+
+
+def test_timer_fired_stamped_at_creation_still_lasts_until_fire_at_and_start_covers_all_spans():
+    b = (HistoryBuilder().started(1).execution_started(0).scheduled(1, 1, "x").done(1)
+         .started(2).failed(2, 1).timer_created(2, 2, 3).done(2))
+    fired = HistoryBuilder().timer_fired(5, 2).events[0]
+    fired.proto.timestamp.FromDatetime(T0 + timedelta(seconds=2))  # stamped when it was enqueued
+    b.events.append(fired)
+    b.scheduled(5, 1, "x")
+    tl = build_timeline(b.events)
+    delay = next(s for s in tl.rows[1].spans if s.kind is SpanKind.RETRY_DELAY)
+    assert (delay.start, delay.end) == (T0 + timedelta(seconds=2), T0 + timedelta(seconds=5))
+    assert tl.start == T0  # the executionStarted stamp is earlier than the first orchestratorStarted
