@@ -1,6 +1,6 @@
-"""A small in-memory stand-in for the sidecar service, for client tests that need no worker.
+"""Test doubles for the client tests: a metadata-recording servicer and a small in-memory fake backend.
 
-It stores instances as proto OrchestrationState messages, records every request and its metadata,
+The fake backend stores instances as proto OrchestrationState messages, records every request and its metadata,
 and lets a test complete instances by hand (``complete``).
 """
 

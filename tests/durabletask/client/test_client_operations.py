@@ -416,3 +416,31 @@ def _plain_calls(address):
         iid = c.schedule_new_orchestration("o")
         r = c.raise_orchestration_event(iid, "e")
         return r, iid == str(iid) and hash(iid) == hash(str(iid)) and f"{iid}" == str.__str__(iid)
+
+
+def test_logging_options(fake_server):
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect()
+    log = logging.getLogger("test.client.logging")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    fmt = logging.Formatter("%(levelname)s %(message)s")
+    with TaskHubGrpcClient(
+        host_address=fake_server.address,
+        logger=log,
+        log_handler=handler,
+        log_formatter=fmt,
+        emit_trace_spans=False,
+    ) as c:
+        assert c.emit_trace_spans is False
+        iid = c.schedule_new_orchestration("o")
+    assert any(iid in r.getMessage() for r in records)
+    assert handler.formatter is fmt
+    log.removeHandler(handler)
