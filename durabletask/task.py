@@ -361,19 +361,24 @@ class RetryableTask(CompletableTask[T]):
         self._attempt_count += 1
 
     def compute_next_delay(self) -> timedelta | None:
-        """The delay before the next attempt, or ``None`` when no attempt is left (count or timeout)."""
+        """The delay before the next attempt, or ``None`` when no attempt is left.
+
+        No attempt is left when ``max_number_of_attempts`` is reached, or when the next attempt would
+        start after ``retry_timeout`` (measured from the first call, on the orchestration clock).
+        """
         policy = self._retry_policy
         if self._attempt_count >= policy.max_number_of_attempts:
             return None
-        now = self._now()
+        delay = policy.delay_for_attempt(self._attempt_count)
         if policy.retry_timeout is not None:
             try:
                 expiry = self._start_time + policy.retry_timeout
             except OverflowError:
                 expiry = datetime.max
-            if now >= expiry:
+            now = self._now()
+            if now >= expiry or delay > expiry - now:
                 return None
-        return policy.delay_for_attempt(self._attempt_count)
+        return delay
 
 
 class TimerTask(CancellableTask[None]):

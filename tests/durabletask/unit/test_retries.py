@@ -89,6 +89,30 @@ def test_retry_timeout_stops_retries(replayer):
     assert r.status() == "ORCHESTRATION_STATUS_FAILED"
 
 
+def test_retry_that_would_start_after_the_timeout_is_not_made(replayer):
+    """As the published SDK's e2e test: 1+2+4+8 s of delays exceed a 13 s timeout: 4 attempts, not 5."""
+    policy = task.RetryPolicy(
+        first_retry_interval=timedelta(seconds=1),
+        max_number_of_attempts=5,
+        backoff_coefficient=2,
+        max_retry_interval=timedelta(seconds=10),
+        retry_timeout=timedelta(seconds=13),
+    )
+    r = replayer(make_orch(policy))
+    r.start("retry_orchestrator")
+    attempts = 1
+    timer_id = 2
+    while True:
+        r.fail_task(1)
+        if r.status() == "ORCHESTRATION_STATUS_FAILED":
+            break
+        r.fire_timer(timer_id)
+        assert r.kinds() == [("scheduleTask", 1)]
+        attempts += 1
+        timer_id += 1
+    assert attempts == 4
+
+
 def test_max_retry_interval_caps_the_delay(replayer):
     policy = task.RetryPolicy(
         first_retry_interval=timedelta(seconds=1),
@@ -241,4 +265,5 @@ def test_retry_timeout_maths(timeout, elapsed):
     rt = task.RetryableTask(policy, pb.OrchestratorAction(id=1), start, is_sub_orch=False)
     rt._now = lambda: start + timedelta(seconds=elapsed)
     delay = rt.compute_next_delay()
-    assert (delay is None) == (elapsed >= timeout)
+    # No retry once the timeout passed, nor when the retry (1 s later) would start after it.
+    assert (delay is None) == (elapsed + 1 > timeout)
