@@ -444,3 +444,29 @@ def test_logging_options(fake_server):
     assert any(iid in r.getMessage() for r in records)
     assert handler.formatter is fmt
     log.removeHandler(handler)
+
+
+class TaggingConverter:
+    """Wraps every payload in {"v": ...} so that its use is visible on the wire."""
+
+    def serialize(self, value):
+        import json
+
+        return None if value is None else json.dumps({"v": value})
+
+    def deserialize(self, data, expected_type=None):
+        import json
+
+        return None if not data else ("decoded", json.loads(data)["v"])
+
+
+async def test_custom_data_converter(fake_server):
+    with TaskHubGrpcClient(host_address=fake_server.address, data_converter=TaggingConverter()) as c:
+        iid = c.schedule_new_orchestration("o", input=[1])
+        assert fake_server.backend.last("StartInstance").input.value == '{"v": [1]}'
+        c.raise_orchestration_event(iid, "e", data="x")
+        assert fake_server.backend.last("RaiseEvent").input.value == '{"v": "x"}'
+        state = c.get_orchestration_state(iid)
+        assert state.get_input() == ("decoded", [1])
+    with pytest.raises(TypeError, match="data_converter"):
+        TaskHubGrpcClient(host_address=fake_server.address, data_converter=object())
