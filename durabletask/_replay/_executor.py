@@ -234,7 +234,9 @@ class ReplayExecution:
                 self._note(f"{what} #{task_id} failed; retrying in {delay}")
                 ctx.create_timer_internal(ctx.current_utc_datetime + delay, pending)
                 return
-        pending.fail(f"{what} #{task_id} failed: {details.errorMessage}", details)
+        # Same wording as the published SDK (activities carry the instance id as a prefix).
+        prefix = f"{ctx.instance_id}: " if what == "Activity task" else ""
+        pending.fail(f"{prefix}{what} #{task_id} failed: {details.errorMessage}", details)
         ctx.resume()
 
     def _on_taskCompleted(self, event: pb.HistoryEvent) -> None:

@@ -151,3 +151,28 @@ def test_renamed_sub_orchestrator_is_non_deterministic(replayer):
     assert failure.error_type == "durabletask.task.NonDeterminismError"
     assert "SubOrchestrationInstanceCreated" in failure.message
     assert "child_v1" in failure.message and "child_v2" in failure.message
+
+
+def test_failure_messages_use_the_published_wording(replayer):
+    def orch(ctx, _):
+        try:
+            yield ctx.call_activity("a")
+        except task.TaskFailedError as e:
+            first = str(e)
+        try:
+            yield ctx.call_sub_orchestrator("child")
+        except task.TaskFailedError as e:
+            return [first, str(e)]
+
+    r = replayer(orch, instance_id="inst")
+    r.start("orch")
+    r.fail_task(1, RuntimeError("Kah-BOOOOM!!!"))
+    r.step(
+        h.new_sub_orchestration_failed_event(
+            2, h.new_failure_details("E", "inst:0002: Activity task #1 failed: x")
+        )
+    )
+    assert r.output() == [
+        "inst: Activity task #1 failed: Kah-BOOOOM!!!",
+        "Sub-orchestration task #2 failed: inst:0002: Activity task #1 failed: x",
+    ]
