@@ -93,6 +93,8 @@ class MainWindow(QMainWindow):
         self._counts_time = 0.0
         self._dialog: QWidget | None = None
         self.batch_dialog: BatchDialog | None = None
+        self.last_action_message = ""
+        self._sort_state: tuple[int, Qt.SortOrder] | None = None
         self.utc = False
 
         self._build_widgets(detail_view)
@@ -612,18 +614,21 @@ class MainWindow(QMainWindow):
 
     def _loading_changed(self, loading: bool) -> None:
         if loading:
-            self.statusBar().showMessage("Loading instances…", 3000)
+            self.rows_label.setText("Loading instances…")
         self._update_empty_label()
 
     def _list_failed(self, exc: BaseException) -> None:
         self.show_banner("Could not load instances: " + describe_error(exc, self.profile))
 
     def _header_clicked(self, section: int) -> None:
-        header = self.table.horizontalHeader()
-        order = header.sortIndicatorOrder()
-        if header.sortIndicatorSection() != section:
+        """First click sorts ascending, the next click on the same column flips the order."""
+        if self._sort_state is not None and self._sort_state[0] == section:
+            asc = self._sort_state[1] == Qt.SortOrder.AscendingOrder
+            order = Qt.SortOrder.DescendingOrder if asc else Qt.SortOrder.AscendingOrder
+        else:
             order = Qt.SortOrder.AscendingOrder
-        header.setSortIndicator(section, order)
+        self._sort_state = (section, order)
+        self.table.horizontalHeader().setSortIndicator(section, order)
         self.model.sort(section, order)
 
     # ================================================================== selection and detail
@@ -774,7 +779,8 @@ class MainWindow(QMainWindow):
                 dlg.show_error(describe_error(exc, self.profile))
                 return
             dlg.finish()
-            self.statusBar().showMessage(f"{label} {ids[0]}: {text}", 8000)
+            self.last_action_message = f"{label} {ids[0]}: {text}"
+            self.statusBar().showMessage(self.last_action_message, 8000)
             self._after_action(ids)
             return
         dlg.finish()
