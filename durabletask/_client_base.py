@@ -10,7 +10,6 @@ import grpc
 
 from durabletask._client_requests import (
     TRANSPORT_FAILURES,
-    DurableTaskRpcError,
     Operation,
     translate_rpc_error,
 )
@@ -120,8 +119,3 @@ class ClientCore:
         self._consecutive_failures = 0
         self._logger.info("recreating the channel to %s after repeated transport failures", self._address)
         return True
-
-
-def is_rpc_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a raw gRPC error that still needs translating."""
-    return isinstance(exc, grpc.RpcError) and not isinstance(exc, DurableTaskRpcError)

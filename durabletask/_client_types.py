@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
@@ -279,10 +279,3 @@ def parse_entity_metadata(
         serialized_state=_optional_string(meta, "serializedState") if include_state else None,
         _data_converter=data_converter if data_converter is not None else JsonDataConverter(),
     )
-
-
-def utc_timestamp_of(dt: datetime) -> datetime:
-    """A datetime as aware UTC for protobuf (naive values are taken as UTC, like the published SDK)."""
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
