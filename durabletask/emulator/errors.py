@@ -11,6 +11,7 @@ __all__ = [
     "Unimplemented",
     "Unavailable",
     "DeadlineExceeded",
+    "Unauthenticated",
 ]
 
 
@@ -50,3 +51,7 @@ class Unavailable(EmulatorError):
 
 class DeadlineExceeded(EmulatorError):
     code = "DEADLINE_EXCEEDED"
+
+
+class Unauthenticated(EmulatorError):
+    code = "UNAUTHENTICATED"

@@ -247,7 +247,8 @@ def apply_response(view: InstanceView, new_events: Sequence[pb.HistoryEvent], re
             fire_at = action.createTimer.fireAt
             out.history.append(event(now_us, aid, timerCreated=pb.TimerCreatedEvent(fireAt=fire_at)))
             if not finished:
-                fired = event(now_us, timerFired=pb.TimerFiredEvent(fireAt=fire_at, timerId=aid))
+                fired = pb.HistoryEvent(eventId=-1, timestamp=fire_at,
+                                        timerFired=pb.TimerFiredEvent(fireAt=fire_at, timerId=aid))
                 out.timers.append((fired, _us(fire_at)))
         elif kind == "createSubOrchestration":
             a2 = action.createSubOrchestration

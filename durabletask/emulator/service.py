@@ -19,7 +19,7 @@ from google.protobuf import empty_pb2
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 from .engine import Engine
-from .errors import EmulatorError, InvalidArgument, NotFound, Unimplemented
+from .errors import EmulatorError, InvalidArgument, NotFound, Unauthenticated, Unimplemented
 
 __all__ = ["SidecarService", "generic_handler", "DEFAULT_TASK_HUB"]
 
@@ -65,8 +65,7 @@ class SidecarService:
         if self.token is not None:
             given = md.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
-                context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                              "missing or wrong bearer token (send 'authorization: Bearer <token>')")
+                raise Unauthenticated("missing or wrong bearer token (send 'authorization: Bearer <token>')")
         hub = md.get("taskhub") or DEFAULT_TASK_HUB
         if self.taskhubs is not None and hub not in self.taskhubs:
             raise NotFound(f"Task hub not found: {hub}")
