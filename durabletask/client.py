@@ -163,6 +163,12 @@ class TaskHubGrpcClient(ClientCore):
     def __exit__(self, *args: object) -> None:
         self.close()
 
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        self.close()
+
     # -- orchestrations --------------------------------------------------------------------------
 
     def hello(self, *, timeout: float | timedelta | None = HELLO_TIMEOUT_SECONDS) -> Done | None:

@@ -406,6 +406,10 @@ async def test_sync_client_in_a_coroutine_blocks_but_works(fake_server):
         await client.hello()
     finally:
         client.close()
+    async with TaskHubGrpcClient(host_address=fake_server.address) as in_async_with:
+        await in_async_with.hello()
+    with pytest.raises(RuntimeError, match="closed"):
+        in_async_with.hello()
     # outside of a running loop, nothing-returning methods return plain None
     result = await asyncio.to_thread(_plain_calls, fake_server.address)
     assert result == (None, True)
