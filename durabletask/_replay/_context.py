@@ -342,7 +342,7 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
         self._pending_actions.clear()
         self.set_complete(encoded_output, pb.ORCHESTRATION_STATUS_TERMINATED, is_result_encoded=True)
 
-    def set_failed(self, failure: BaseException | pb.TaskFailureDetails, *, override: bool = False) -> None:
+    def set_failed(self, failure: BaseException | pb.TaskFailureDetails, *, override: bool = True) -> None:
         """Complete as FAILED. With ``override`` an earlier completion (reached during a replay that then
         proved inconsistent with the history) is replaced by the failure."""
         if self._is_complete:
