@@ -301,6 +301,14 @@ def build_timeline(events: Sequence[HistoryEvent]) -> Timeline:
         b.row(("waiting",), SpanKind.EXTERNAL_EVENT, "(waiting for an event)").spans.append(waiting)
 
     rows = [r for r in b.rows if r.spans]
+    # Several rows with one name (the same activity called many times): tell them apart by task id.
+    seen: dict[str, int] = {}
+    for row in rows:
+        seen[row.label] = seen.get(row.label, 0) + 1
+    for row in rows:
+        task_id = row.spans[0].task_id
+        if seen[row.label] > 1 and task_id is not None and row.kind in (SpanKind.ACTIVITY, SpanKind.SUB_ORCHESTRATION):
+            row.label = f"{row.label} #{task_id}"
     # Backends stamp events of one episode in slightly different orders; start where the first span does.
     start = b.first_ts
     for row in rows:

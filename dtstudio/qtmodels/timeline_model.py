@@ -48,8 +48,8 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 def span_color(span: TimelineSpan) -> QColor:
-    """The fill colour of a bar: failures red, running blue, timers/events/pauses by kind, else by outcome."""
-    if span.outcome in (SpanOutcome.FAILED, SpanOutcome.RUNNING, SpanOutcome.CANCELED, SpanOutcome.TERMINATED):
+    """The fill colour of a bar: failures red, timers/events/pauses by kind, else by outcome (running blue)."""
+    if span.outcome in (SpanOutcome.FAILED, SpanOutcome.CANCELED, SpanOutcome.TERMINATED):
         return OUTCOME_COLORS[span.outcome]
     return KIND_COLORS.get(span.kind, OUTCOME_COLORS[span.outcome])
 

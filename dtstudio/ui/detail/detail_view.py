@@ -172,6 +172,16 @@ class InstanceDetailView(QWidget):
         self.timeline_model.set_utc(utc)
         self.timeline_pane.set_utc(utc)
 
+    def show_loaded(self, state: Any, history: list[HistoryEvent]) -> None:
+        """Show a state and history obtained elsewhere (a file, a benchmark): no client, no refresh."""
+        self._cancel_load()
+        self._poll.stop()
+        self._back.clear()
+        instance_id = str(getattr(state, "instance_id", "") or "")
+        self._instance_id = instance_id
+        self._show_placeholder("")
+        self._apply(instance_id, state, list(history), live=False)
+
     def current_instance_id(self) -> str | None:
         return self._instance_id
 
@@ -273,7 +283,7 @@ class InstanceDetailView(QWidget):
             return
         self._apply(instance_id, state, history)
 
-    def _apply(self, instance_id: str, state: Any, history: list[HistoryEvent] | None) -> None:
+    def _apply(self, instance_id: str, state: Any, history: list[HistoryEvent] | None, *, live: bool = True) -> None:
         first_load = self._facts is None
         if history is not None:
             self._events = history
@@ -304,7 +314,7 @@ class InstanceDetailView(QWidget):
         elif not self._has_history_api:
             self.tabs.setTabText(self.TAB_HISTORY, "History (not available)")
         self.timeline_pane.chart.viewport().update()
-        if facts.is_terminal:
+        if facts.is_terminal or not live:
             self.live_label.setText("")
             self._poll.stop()
         else:

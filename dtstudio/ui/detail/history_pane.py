@@ -82,6 +82,7 @@ class HistoryPane(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
+        splitter.setSizes([480, 160])
 
         top = QHBoxLayout()
         top.addWidget(self.filter_button)

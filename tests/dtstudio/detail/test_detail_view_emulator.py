@@ -200,7 +200,7 @@ def test_running_instance_updates_live(qtbot, view, client, run_async):
     assert not view.is_polling()
     labels = [r.label for r in view.timeline_model.timeline().rows]
     # Two calls of the same activity have two ids: two rows, not one row with a retry.
-    assert labels == ["detail_waits", "double", "event go", "double"]
+    assert labels == ["detail_waits", "double #1", "event go", "double #2"]
     rows = view.timeline_model.timeline().rows
     assert [len(rows[i].spans) for i in (1, 3)] == [1, 1]
     assert rows[2].spans[0].result == "20" and rows[2].spans[0].end is not None
