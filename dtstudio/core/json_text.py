@@ -13,12 +13,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 __all__ = [
-    "PrettyText",
-    "OFF_THREAD_THRESHOLD",
     "DISPLAY_LIMIT",
+    "OFF_THREAD_THRESHOLD",
+    "PrettyText",
+    "one_line_preview",
     "pretty_json",
     "pretty_json_async",
-    "one_line_preview",
 ]
 
 #: Payloads longer than this (characters) are formatted in a worker thread.

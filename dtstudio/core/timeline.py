@@ -34,9 +34,9 @@ from durabletask.history import HistoryEvent
 __all__ = [
     "SpanKind",
     "SpanOutcome",
-    "TimelineSpan",
-    "TimelineRow",
     "Timeline",
+    "TimelineRow",
+    "TimelineSpan",
     "build_timeline",
     "format_duration",
     "format_time",
@@ -101,7 +101,7 @@ class TimelineSpan:
     def effective_end(self, now: datetime) -> datetime:
         """Where the bar ends: its end, or ``now`` while running (never before its start)."""
         end = self.end if self.end is not None else now
-        return end if end >= self.start else self.start
+        return max(end, self.start)
 
     def duration(self, now: datetime) -> timedelta:
         return self.effective_end(now) - self.start
@@ -244,7 +244,9 @@ class _Builder:
                 self.episode_fired_timers.remove(timer)
                 return
 
-    def close(self, key: tuple[Any, ...], index: int, ts: datetime, outcome: SpanOutcome) -> TimelineSpan | None:
+    def close(
+        self, key: tuple[Any, ...], index: int, ts: datetime, outcome: SpanOutcome
+    ) -> TimelineSpan | None:
         span = self.open.pop(key, None)
         if span is None:
             return None
@@ -285,8 +287,10 @@ def build_timeline(events: Sequence[HistoryEvent]) -> Timeline:
             span.end = max(end, span.start) if end else span.start
             span.outcome = SpanOutcome.CANCELED
             del b.open[key]
-    elif b.last_type == "orchestratorCompleted" and b.orchestration is not None and not any(
-        key[0] in ("activity", "sub", "timer", "entity", "suspended") for key in b.open
+    elif (
+        b.last_type == "orchestratorCompleted"
+        and b.orchestration is not None
+        and not any(key[0] in ("activity", "sub", "timer", "entity", "suspended") for key in b.open)
     ):
         # Idle with nothing pending: it must be waiting for an external event.
         assert b.idle_since is not None
@@ -307,7 +311,11 @@ def build_timeline(events: Sequence[HistoryEvent]) -> Timeline:
         seen[row.label] = seen.get(row.label, 0) + 1
     for row in rows:
         task_id = row.spans[0].task_id
-        if seen[row.label] > 1 and task_id is not None and row.kind in (SpanKind.ACTIVITY, SpanKind.SUB_ORCHESTRATION):
+        if (
+            seen[row.label] > 1
+            and task_id is not None
+            and row.kind in (SpanKind.ACTIVITY, SpanKind.SUB_ORCHESTRATION)
+        ):
             row.label = f"{row.label} #{task_id}"
     # Backends stamp events of one episode in slightly different orders; start where the first span does.
     start = b.first_ts
@@ -346,10 +354,10 @@ def _apply(b: _Builder, which: str | None, proto: Any, event: HistoryEvent, inde
     elif which == "executionCompleted":
         body = proto.executionCompleted
         outcome = _TERMINAL_STATUS.get(body.orchestrationStatus, SpanOutcome.COMPLETED)
-        span = b.close(("orchestration",), index, ts, outcome)
-        if span is not None:
-            span.result = _sv(body, "result")
-            span.failure = _failure_text(body.failureDetails if body.HasField("failureDetails") else None)
+        closed = b.close(("orchestration",), index, ts, outcome)
+        if closed is not None:
+            closed.result = _sv(body, "result")
+            closed.failure = _failure_text(body.failureDetails if body.HasField("failureDetails") else None)
         b.finished = True
     elif which == "taskScheduled":
         body = proto.taskScheduled
@@ -383,7 +391,9 @@ def _apply(b: _Builder, which: str | None, proto: Any, event: HistoryEvent, inde
             instance_id=body.instanceId or None,
             input=_sv(body, "input"),
         )
-        b.start_span(key, SpanKind.SUB_ORCHESTRATION, span, body.name or f"sub-orchestration #{proto.eventId}")
+        b.start_span(
+            key, SpanKind.SUB_ORCHESTRATION, span, body.name or f"sub-orchestration #{proto.eventId}"
+        )
     elif which in ("subOrchestrationInstanceCompleted", "subOrchestrationInstanceFailed"):
         body = getattr(proto, which)
         key = ("sub", body.taskScheduledId)
@@ -405,9 +415,9 @@ def _apply(b: _Builder, which: str | None, proto: Any, event: HistoryEvent, inde
         # Some backends stamp timerFired when it was enqueued (at creation): the timer ran until fireAt.
         fire_at = event.fire_at
         end = max(ts, fire_at) if fire_at is not None else ts
-        span = b.close(("timer", proto.timerFired.timerId), index, end, SpanOutcome.COMPLETED)
-        if span is not None:
-            b.episode_fired_timers.append(span)
+        fired = b.close(("timer", proto.timerFired.timerId), index, end, SpanOutcome.COMPLETED)
+        if fired is not None:
+            b.episode_fired_timers.append(fired)
     elif which == "eventRaised":
         body = proto.eventRaised
         name = body.name
@@ -442,12 +452,12 @@ def _apply(b: _Builder, which: str | None, proto: Any, event: HistoryEvent, inde
         body = getattr(proto, which)
         key = ("entity", body.requestId)
         failed = which.endswith("Failed")
-        span = b.close(key, index, ts, SpanOutcome.FAILED if failed else SpanOutcome.COMPLETED)
-        if span is not None:
+        answered = b.close(key, index, ts, SpanOutcome.FAILED if failed else SpanOutcome.COMPLETED)
+        if answered is not None:
             if failed:
-                span.failure = _failure_text(body.failureDetails)
+                answered.failure = _failure_text(body.failureDetails)
             else:
-                span.result = _sv(body, "output")
+                answered.result = _sv(body, "output")
     elif which == "executionSuspended":
         span = TimelineSpan(
             kind=SpanKind.SUSPENDED,
@@ -465,7 +475,9 @@ def _apply(b: _Builder, which: str | None, proto: Any, event: HistoryEvent, inde
         b.close(("suspended",), index, ts, SpanOutcome.COMPLETED)
 
 
-def _close_result(b: _Builder, key: tuple[Any, ...], failed: bool, body: Any, index: int, ts: datetime) -> None:
+def _close_result(
+    b: _Builder, key: tuple[Any, ...], failed: bool, body: Any, index: int, ts: datetime
+) -> None:
     span = b.close(key, index, ts, SpanOutcome.FAILED if failed else SpanOutcome.COMPLETED)
     if span is None:
         return

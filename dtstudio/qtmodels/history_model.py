@@ -23,7 +23,7 @@ from dtstudio.core.json_text import one_line_preview
 from dtstudio.core.timeline import format_duration, format_time
 from durabletask.history import HistoryEvent
 
-__all__ = ["HistoryTableModel", "HistoryIndexRole", "HistoryEventRole", "HISTORY_COLUMNS", "FAILURE_TYPES"]
+__all__ = ["FAILURE_TYPES", "HISTORY_COLUMNS", "HistoryEventRole", "HistoryIndexRole", "HistoryTableModel"]
 
 HistoryIndexRole = Qt.ItemDataRole.UserRole + 1
 """Position of the row's event in the full history (int)."""
@@ -179,10 +179,12 @@ class HistoryTableModel(QAbstractTableModel):
         self._loaded += count
         self.endInsertRows()
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            if 0 <= section < len(HISTORY_COLUMNS):
-                return HISTORY_COLUMNS[section]
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+        if horizontal and 0 <= section < len(HISTORY_COLUMNS):
+            return HISTORY_COLUMNS[section]
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
@@ -191,7 +193,11 @@ class HistoryTableModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= self._loaded or not 0 <= index.column() < len(HISTORY_COLUMNS):
+        if (
+            not index.isValid()
+            or index.row() >= self._loaded
+            or not 0 <= index.column() < len(HISTORY_COLUMNS)
+        ):
             return None
         position = self.history_index(index.row())
         event = self._events[position]
@@ -246,7 +252,9 @@ class HistoryTableModel(QAbstractTableModel):
 
 
 def _is_failed_completion(event: HistoryEvent) -> bool:
-    return event.event_type == "ExecutionCompleted" and event.proto.executionCompleted.orchestrationStatus == 3
+    return (
+        event.event_type == "ExecutionCompleted" and event.proto.executionCompleted.orchestrationStatus == 3
+    )
 
 
 def _name_cell(event: HistoryEvent, utc: bool) -> str:
@@ -264,5 +272,13 @@ def _name_cell(event: HistoryEvent, utc: bool) -> str:
     return name
 
 
-_STATUS_NAMES = {0: "Running", 1: "Completed", 2: "ContinuedAsNew", 3: "Failed", 4: "Canceled", 5: "Terminated",
-                 6: "Pending", 7: "Suspended"}
+_STATUS_NAMES = {
+    0: "Running",
+    1: "Completed",
+    2: "ContinuedAsNew",
+    3: "Failed",
+    4: "Canceled",
+    5: "Terminated",
+    6: "Pending",
+    7: "Suspended",
+}

@@ -23,7 +23,14 @@ from dtstudio.core.timeline import (
     format_time,
 )
 
-__all__ = ["TimelineModel", "TimelineRowRole", "span_color", "OUTCOME_COLORS", "KIND_COLORS", "TIMELINE_COLUMNS"]
+__all__ = [
+    "KIND_COLORS",
+    "OUTCOME_COLORS",
+    "TIMELINE_COLUMNS",
+    "TimelineModel",
+    "TimelineRowRole",
+    "span_color",
+]
 
 TimelineRowRole = Qt.ItemDataRole.UserRole + 11
 """The :class:`~dtstudio.core.timeline.TimelineRow` of a model row."""
@@ -88,10 +95,12 @@ class TimelineModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(TIMELINE_COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            if 0 <= section < len(TIMELINE_COLUMNS):
-                return TIMELINE_COLUMNS[section]
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+        if horizontal and 0 <= section < len(TIMELINE_COLUMNS):
+            return TIMELINE_COLUMNS[section]
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:

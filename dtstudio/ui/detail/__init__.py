@@ -8,4 +8,4 @@ and call :meth:`~InstanceDetailView.show_instance`. It emits
 from .detail_view import InstanceDetailView
 from .gantt import GanttChart
 
-__all__ = ["InstanceDetailView", "GanttChart"]
+__all__ = ["GanttChart", "InstanceDetailView"]

@@ -40,7 +40,7 @@ class BackgroundCalls(QObject):
         try:
             try:
                 result = future.result()
-            except Exception as exc:  # reported, never raised into Qt
+            except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised into Qt
                 _log.exception("background call failed")
                 self.failed.emit(token, f"{type(exc).__name__}: {exc}")
                 return

@@ -17,10 +17,10 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
-from durabletask.history import HistoryEvent
 from dtstudio.core.timeline import Timeline, build_timeline, format_time
 from dtstudio.qtmodels.history_model import HistoryTableModel
 from dtstudio.qtmodels.timeline_model import TimelineModel
+from durabletask.history import HistoryEvent
 
 from .background import BackgroundCalls
 from .event_text import describe_event
@@ -253,7 +253,9 @@ class InstanceDetailView(QWidget):
             self._set_banner("Not connected to a task hub.", error=True)
             return
         self._generation += 1
-        self._task = asyncio.ensure_future(self._load(self._instance_id or "", self._generation, self._client))
+        self._task = asyncio.ensure_future(
+            self._load(self._instance_id or "", self._generation, self._client)
+        )
 
     async def _load(self, instance_id: str, generation: int, client: Any) -> None:
         try:
@@ -265,7 +267,7 @@ class InstanceDetailView(QWidget):
                     history = list(await client.get_orchestration_history(instance_id))
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # network/server trouble: say so, keep what is on screen
+        except Exception as exc:  # noqa: BLE001 - network/server trouble: say so, keep what is on screen
             if generation == self._generation:
                 _log.info("loading %s failed: %s", instance_id, exc)
                 detail = exc.details() if hasattr(exc, "details") and callable(exc.details) else str(exc)
@@ -277,13 +279,17 @@ class InstanceDetailView(QWidget):
         if generation != self._generation:
             return
         if state is None:
-            self._show_placeholder(f"Instance {instance_id} was not found (purged, or never created).", error=True)
+            self._show_placeholder(
+                f"Instance {instance_id} was not found (purged, or never created).", error=True
+            )
             self.title.setText(f"<b>{html.escape(instance_id)}</b>")
             self.loaded.emit(instance_id)
             return
         self._apply(instance_id, state, history)
 
-    def _apply(self, instance_id: str, state: Any, history: list[HistoryEvent] | None, *, live: bool = True) -> None:
+    def _apply(
+        self, instance_id: str, state: Any, history: list[HistoryEvent] | None, *, live: bool = True
+    ) -> None:
         first_load = self._facts is None
         if history is not None:
             self._events = history
@@ -318,7 +324,9 @@ class InstanceDetailView(QWidget):
             self.live_label.setText("")
             self._poll.stop()
         else:
-            self.live_label.setText(f"\u25cf live, updated {format_time(datetime.now().astimezone(), self._utc, with_date=False)}")
+            self.live_label.setText(
+                f"\u25cf live, updated {format_time(datetime.now().astimezone(), self._utc, with_date=False)}"
+            )
             self._schedule_poll(self.POLL_INTERVAL_MS)
         self.loaded.emit(instance_id)
 
@@ -346,7 +354,9 @@ class InstanceDetailView(QWidget):
     def _on_bar_clicked(self, history_index: int) -> None:
         if 0 <= history_index < len(self._events):
             self.history_pane.select_history_index(history_index)
-            self.timeline_pane.set_detail_text(describe_event(self._events[history_index], history_index, self._utc))
+            self.timeline_pane.set_detail_text(
+                describe_event(self._events[history_index], history_index, self._utc)
+            )
 
     def _on_history_selected(self, history_index: int) -> None:
         self.timeline_pane.chart.select_history_index(history_index)
@@ -367,7 +377,8 @@ class InstanceDetailView(QWidget):
         self.banner.setVisible(bool(text))
         self.banner.setText(text)
         self.banner.setStyleSheet(
-            "background:#fdecea; color:#b71c1c; padding:6px; border-radius:3px" if error
+            "background:#fdecea; color:#b71c1c; padding:6px; border-radius:3px"
+            if error
             else "background:palette(alternate-base); padding:6px; border-radius:3px"
         )
 

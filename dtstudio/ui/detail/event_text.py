@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from durabletask.history import HistoryEvent
-
 from dtstudio.core.json_text import pretty_json
 from dtstudio.core.timeline import format_time
+from durabletask.history import HistoryEvent
 
 from .failure import failure_chain, failure_plain_text
 
 __all__ = ["describe_event"]
 
-_STATUS = {0: "Running", 1: "Completed", 2: "ContinuedAsNew", 3: "Failed", 4: "Canceled", 5: "Terminated",
-           6: "Pending", 7: "Suspended"}
+_STATUS = {
+    0: "Running",
+    1: "Completed",
+    2: "ContinuedAsNew",
+    3: "Failed",
+    4: "Canceled",
+    5: "Terminated",
+    6: "Pending",
+    7: "Suspended",
+}
 
 
 def describe_event(event: HistoryEvent, position: int, utc: bool = True) -> str:
     """Plain text: the event's fields, then its payloads pretty-printed and its failure chain."""
-    lines = [f"{event.event_type}    (history #{position + 1}"
-             + (f", event id {event.event_id})" if event.event_id >= 0 else ")")]
+    lines = [
+        f"{event.event_type}    (history #{position + 1}"
+        + (f", event id {event.event_id})" if event.event_id >= 0 else ")")
+    ]
     lines.append(f"Time:        {format_time(event.timestamp, utc) or '-'}")
     if event.name:
         lines.append(f"Name:        {event.name}")

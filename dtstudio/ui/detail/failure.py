@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-__all__ = ["FailureInfo", "failure_chain", "failure_plain_text", "failure_html", "FailurePane"]
+__all__ = ["FailureInfo", "FailurePane", "failure_chain", "failure_html", "failure_plain_text"]
 
 _MAX_DEPTH = 32
 

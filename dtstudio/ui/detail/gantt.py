@@ -47,9 +47,35 @@ _RIGHT_MARGIN = 24
 _MIN_BAR_W = 3
 _MAX_CONTENT_PX = 1_000_000_000
 _TICK_STEPS = (
-    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
-    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
-    86400, 172800, 604800,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+    172800,
+    604800,
 )
 
 
@@ -61,7 +87,7 @@ def _tick_label(seconds: float, step: float) -> str:
         return f"+{seconds * 1000:.0f} ms" if seconds < 1 else f"+{seconds:.3g} s"
     if seconds < 60:
         return f"+{seconds:.0f} s"
-    total = int(round(seconds))
+    total = round(seconds)
     if total < 3600:
         return f"+{total // 60}:{total % 60:02d}"
     if total < 86400 * 2:
@@ -338,7 +364,9 @@ class GanttChart(QAbstractScrollArea):
         if span.instance_id:
             lines.append(f"instance: {esc(span.instance_id)} (double-click to open)")
         if span.failure:
-            lines.append(f"<span style='color:#c62828'>error: {esc(one_line_preview(span.failure, 300))}</span>")
+            lines.append(
+                f"<span style='color:#c62828'>error: {esc(one_line_preview(span.failure, 300))}</span>"
+            )
         elif span.result is not None:
             lines.append(f"result: <code>{esc(one_line_preview(span.result, 200))}</code>")
         return "<br>".join(lines)
@@ -437,9 +465,15 @@ class GanttChart(QAbstractScrollArea):
         # Header: time axis.
         p.fillRect(0, 0, vw, _HEADER_H, pal.color(QPalette.ColorRole.Window))
         p.setPen(text_color)
-        p.drawText(QRect(6, 0, _LABEL_W - 8, _HEADER_H), Qt.AlignmentFlag.AlignVCenter,
-                   fm.elidedText(f"0 = {format_time(tl.start, self._utc, with_date=False)}",
-                                 Qt.TextElideMode.ElideRight, _LABEL_W - 10))
+        p.drawText(
+            QRect(6, 0, _LABEL_W - 8, _HEADER_H),
+            Qt.AlignmentFlag.AlignVCenter,
+            fm.elidedText(
+                f"0 = {format_time(tl.start, self._utc, with_date=False)}",
+                Qt.TextElideMode.ElideRight,
+                _LABEL_W - 10,
+            ),
+        )
         for x, seconds in tick_xs:
             p.drawLine(int(x), _HEADER_H - 5, int(x), _HEADER_H)
             label = _tick_label(seconds, step)
@@ -448,8 +482,15 @@ class GanttChart(QAbstractScrollArea):
         p.setPen(QPen(grid_color, 1))
         p.drawLine(0, _HEADER_H - 1, vw, _HEADER_H - 1)
 
-    def _paint_bar(self, p: QPainter, rect: QRectF, span: TimelineSpan, selected: bool,
-                   fm: QFontMetrics, text_color: QColor) -> None:
+    def _paint_bar(
+        self,
+        p: QPainter,
+        rect: QRectF,
+        span: TimelineSpan,
+        selected: bool,
+        fm: QFontMetrics,
+        text_color: QColor,
+    ) -> None:
         color = span_color(span)
         if span.kind is SpanKind.RETRY_DELAY:
             p.setPen(Qt.PenStyle.NoPen)
@@ -468,7 +509,9 @@ class GanttChart(QAbstractScrollArea):
             if span.is_retry and rect.width() > 10:
                 # A retry: a white notch on the left edge and the attempt number.
                 p.setPen(QPen(QColor(255, 255, 255), 2))
-                p.drawLine(rect.topLeft() + QPoint(2, 2).toPointF(), rect.bottomLeft() + QPoint(2, -2).toPointF())
+                p.drawLine(
+                    rect.topLeft() + QPoint(2, 2).toPointF(), rect.bottomLeft() + QPoint(2, -2).toPointF()
+                )
         if selected:
             p.setPen(QPen(text_color, 2))
             p.setBrush(Qt.BrushStyle.NoBrush)

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from durabletask.history import EVENT_TYPES, HistoryEvent
 from dtstudio.qtmodels.history_model import HistoryIndexRole, HistoryTableModel
+from durabletask.history import EVENT_TYPES, HistoryEvent
 
 from .event_text import describe_event
 from .payloads import monospace_font
@@ -104,7 +104,9 @@ class HistoryPane(QWidget):
         show_all.triggered.connect(lambda: self.set_type_filter(None))
         hide_bookkeeping = self.filter_menu.addAction("Hide orchestrator started/completed")
         hide_bookkeeping.triggered.connect(
-            lambda: self.set_type_filter({t for t in counts if t not in ("OrchestratorStarted", "OrchestratorCompleted")})
+            lambda: self.set_type_filter(
+                {t for t in counts if t not in ("OrchestratorStarted", "OrchestratorCompleted")}
+            )
         )
         self.filter_menu.addSeparator()
         order = {name: i for i, name in enumerate(EVENT_TYPES)}

@@ -15,13 +15,20 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from durabletask.history import HistoryEvent, to_datetime
 from dtstudio.core.json_text import one_line_preview
 from dtstudio.core.timeline import format_duration, format_time
+from durabletask.history import HistoryEvent, to_datetime
 
 from .failure import failure_chain
 
-__all__ = ["OverviewPane", "InstanceFacts", "status_name", "STATUS_COLORS", "TERMINAL_STATUSES", "gather_facts"]
+__all__ = [
+    "STATUS_COLORS",
+    "TERMINAL_STATUSES",
+    "InstanceFacts",
+    "OverviewPane",
+    "gather_facts",
+    "status_name",
+]
 
 STATUS_COLORS: dict[str, str] = {
     "Running": "#1e88e5",
@@ -35,8 +42,16 @@ STATUS_COLORS: dict[str, str] = {
 }
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
-_STATUS_BY_NUMBER = {0: "Running", 1: "Completed", 2: "ContinuedAsNew", 3: "Failed", 4: "Canceled",
-                     5: "Terminated", 6: "Pending", 7: "Suspended"}
+_STATUS_BY_NUMBER = {
+    0: "Running",
+    1: "Completed",
+    2: "ContinuedAsNew",
+    3: "Failed",
+    4: "Canceled",
+    5: "Terminated",
+    6: "Pending",
+    7: "Suspended",
+}
 
 
 def status_name(status: Any) -> str:
@@ -133,8 +148,22 @@ class OverviewPane(QWidget):
 
     open_instance_requested = Signal(str)
 
-    _ROWS = ("Instance ID", "Name", "Status", "Version", "Execution ID", "Created", "Last updated", "Completed",
-             "Scheduled start", "Duration", "Tags", "Parent", "Custom status", "Error")
+    _ROWS = (
+        "Instance ID",
+        "Name",
+        "Status",
+        "Version",
+        "Execution ID",
+        "Created",
+        "Last updated",
+        "Completed",
+        "Scheduled start",
+        "Duration",
+        "Tags",
+        "Parent",
+        "Custom status",
+        "Error",
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -209,18 +238,27 @@ class OverviewPane(QWidget):
             "Completed": when(facts.completed_at),
             "Scheduled start": when(facts.scheduled_start_at),
             "Duration": plain(facts.duration(datetime.now(timezone.utc))),
-            "Tags": ", ".join(f"<code>{esc(k)}</code>={esc(v)}" for k, v in sorted(facts.tags.items())) or dash,
-            "Parent": (f"<a href='{esc(facts.parent_instance_id, quote=True)}'>{esc(facts.parent_instance_id)}</a>"
-                       if facts.parent_instance_id else dash),
-            "Custom status": (f"<code>{esc(one_line_preview(facts.custom_status, 300))}</code>"
-                              if facts.custom_status else dash),
+            "Tags": ", ".join(f"<code>{esc(k)}</code>={esc(v)}" for k, v in sorted(facts.tags.items()))
+            or dash,
+            "Parent": (
+                f"<a href='{esc(facts.parent_instance_id, quote=True)}'>{esc(facts.parent_instance_id)}</a>"
+                if facts.parent_instance_id
+                else dash
+            ),
+            "Custom status": (
+                f"<code>{esc(one_line_preview(facts.custom_status, 300))}</code>"
+                if facts.custom_status
+                else dash
+            ),
             "Error": dash,
         }
         chain = failure_chain(facts.failure)
         if chain:
             head = chain[0]
             message = f": {esc(one_line_preview(head.message, 400))}" if head.message else ""
-            values["Error"] = (f"<span style='color:#c62828'><b>{esc(head.error_type)}</b>{message}</span>"
-                               " <span style='color:gray'>(details in the Failure tab)</span>")
+            values["Error"] = (
+                f"<span style='color:#c62828'><b>{esc(head.error_type)}</b>{message}</span>"
+                " <span style='color:gray'>(details in the Failure tab)</span>"
+            )
         for row, text in values.items():
             self.labels[row].setText(text)

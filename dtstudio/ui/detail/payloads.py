@@ -79,8 +79,10 @@ class PayloadView(QWidget):
         if pretty.is_empty:
             self.note.setText("")
         elif pretty.truncated:
-            self.note.setText(f"showing the first {len(pretty.text):,} of {len(pretty.raw or ''):,} characters;"
-                              " Copy copies all")
+            self.note.setText(
+                f"showing the first {len(pretty.text):,} of {len(pretty.raw or ''):,} characters;"
+                " Copy copies all"
+            )
         elif not pretty.is_json:
             self.note.setText("not JSON: shown as text")
         else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-
 from datetime import datetime, timedelta, timezone
 
 from durabletask._proto import orchestrator_service_pb2 as pb
@@ -38,9 +37,10 @@ class HistoryBuilder:
             body.input.value = data
         return self._add(at, executionStarted=body)
 
-    def execution_completed(self, at: float, status: int = 1, result: str | None = None,
-                            error: tuple[str, str] | None = None) -> HistoryBuilder:
-        body = pb.ExecutionCompletedEvent(orchestrationStatus=status)
+    def execution_completed(
+        self, at: float, status: int = 1, result: str | None = None, error: tuple[str, str] | None = None
+    ) -> HistoryBuilder:
+        body = pb.ExecutionCompletedEvent(orchestrationStatus=status)  # type: ignore[arg-type]
         if result is not None:
             body.result.value = result
         if error is not None:
@@ -59,9 +59,13 @@ class HistoryBuilder:
             body.result.value = result
         return self._add(at, taskCompleted=body)
 
-    def failed(self, at: float, task_id: int, error_type: str = "ValueError", message: str = "boom") -> HistoryBuilder:
-        body = pb.TaskFailedEvent(taskScheduledId=task_id,
-                                  failureDetails=pb.TaskFailureDetails(errorType=error_type, errorMessage=message))
+    def failed(
+        self, at: float, task_id: int, error_type: str = "ValueError", message: str = "boom"
+    ) -> HistoryBuilder:
+        body = pb.TaskFailedEvent(
+            taskScheduledId=task_id,
+            failureDetails=pb.TaskFailureDetails(errorType=error_type, errorMessage=message),
+        )
         return self._add(at, taskFailed=body)
 
     def timer_created(self, at: float, timer_id: int, fire_after: float) -> HistoryBuilder:
@@ -90,11 +94,13 @@ class HistoryBuilder:
             body.result.value = result
         return self._add(at, subOrchestrationInstanceCompleted=body)
 
-    def sub_failed(self, at: float, task_id: int, error_type: str = "RuntimeError",
-                   message: str = "child failed") -> HistoryBuilder:
+    def sub_failed(
+        self, at: float, task_id: int, error_type: str = "RuntimeError", message: str = "child failed"
+    ) -> HistoryBuilder:
         body = pb.SubOrchestrationInstanceFailedEvent(
             taskScheduledId=task_id,
-            failureDetails=pb.TaskFailureDetails(errorType=error_type, errorMessage=message))
+            failureDetails=pb.TaskFailureDetails(errorType=error_type, errorMessage=message),
+        )
         return self._add(at, subOrchestrationInstanceFailed=body)
 
     def suspended(self, at: float) -> HistoryBuilder:
@@ -111,7 +117,7 @@ def big_history(n_activities: int) -> list[HistoryEvent]:
 
 @functools.lru_cache(maxsize=4)
 def _big_history(n_activities: int) -> tuple[HistoryEvent, ...]:
-    b = HistoryBuilder().started(0).execution_started(0, data='{"n": %d}' % n_activities)
+    b = HistoryBuilder().started(0).execution_started(0, data=f'{{"n": {n_activities}}}')
     t = 0.0
     for i in range(1, n_activities + 1):
         b.scheduled(t, i, f"step_{i % 7}", data=f'{{"i": {i}, "text": "payload number {i}"}}').done(t)

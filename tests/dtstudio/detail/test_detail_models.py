@@ -13,12 +13,29 @@ from dtstudio.qtmodels.timeline_model import TimelineModel, TimelineRowRole
 
 
 def sample_history():
-    return (HistoryBuilder().started(0).execution_started(0, "orch", '{"a": 1}')
-            .scheduled(0, 1, "flaky", '"in"').done(0)
-            .started(1).failed(1, 1, "IOError", "nope").timer_created(1, 2, 5).done(1)
-            .started(6).timer_fired(6, 2).scheduled(6, 1, "flaky").done(6)
-            .started(7).completed(7, 1, '{"ok": true}').sub_created(7, 3, "child", "orch:0003").done(7)
-            .started(9).sub_completed(9, 3, '"c"').done(9).execution_completed(9, result='"r"')).events
+    return (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0, "orch", '{"a": 1}')
+        .scheduled(0, 1, "flaky", '"in"')
+        .done(0)
+        .started(1)
+        .failed(1, 1, "IOError", "nope")
+        .timer_created(1, 2, 5)
+        .done(1)
+        .started(6)
+        .timer_fired(6, 2)
+        .scheduled(6, 1, "flaky")
+        .done(6)
+        .started(7)
+        .completed(7, 1, '{"ok": true}')
+        .sub_created(7, 3, "child", "orch:0003")
+        .done(7)
+        .started(9)
+        .sub_completed(9, 3, '"c"')
+        .done(9)
+        .execution_completed(9, result='"r"')
+    ).events
 
 
 def cell(model, row, column, role=Qt.ItemDataRole.DisplayRole):
@@ -45,7 +62,9 @@ def test_history_model_formats_rows_and_filters_by_type():
     assert cell(model, failed_row, col["Elapsed"]) == "1.0 s"
     assert cell(model, failed_row, col["Time"]).endswith("Z")
     assert cell(model, failed_row, col["Type"], Qt.ItemDataRole.ForegroundRole).red() > 150
-    sub_row = next(r for r in range(model.rowCount()) if cell(model, r, col["Type"]) == "SubOrchestrationInstanceCreated")
+    sub_row = next(
+        r for r in range(model.rowCount()) if cell(model, r, col["Type"]) == "SubOrchestrationInstanceCreated"
+    )
     assert cell(model, sub_row, col["Name"]) == "child \u2192 orch:0003"
     model.set_utc(False)
     assert not cell(model, failed_row, col["Time"]).endswith("Z")

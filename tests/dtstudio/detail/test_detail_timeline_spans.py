@@ -14,10 +14,21 @@ def rows_by_label(timeline):
 
 
 def test_chaining_gives_one_row_per_activity_in_order():
-    b = (HistoryBuilder().started(0).execution_started(0, "chain", '"x"')
-         .scheduled(0, 1, "a", '"x"').done(0)
-         .started(1).completed(1, 1, '"ax"').scheduled(1, 2, "b").done(1)
-         .started(3).completed(3, 2, '"axb"').done(3).execution_completed(3, result='"axb"'))
+    b = (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0, "chain", '"x"')
+        .scheduled(0, 1, "a", '"x"')
+        .done(0)
+        .started(1)
+        .completed(1, 1, '"ax"')
+        .scheduled(1, 2, "b")
+        .done(1)
+        .started(3)
+        .completed(3, 2, '"axb"')
+        .done(3)
+        .execution_completed(3, result='"axb"')
+    )
     tl = build_timeline(b.events)
     assert [r.label for r in tl.rows] == ["chain", "a", "b"]
     a, bb = tl.rows[1].spans[0], tl.rows[2].spans[0]
@@ -37,7 +48,9 @@ def test_fan_out_fan_in_overlaps_and_completes_out_of_order():
     b = HistoryBuilder().started(0).execution_started(0)
     for i in range(1, 4):
         b.scheduled(0, i, f"work{i}")
-    b.done(0).started(5).completed(5, 3, "3").done(5).started(7).completed(7, 1, "1").completed(7, 2, "2").done(7)
+    b.done(0).started(5).completed(5, 3, "3").done(5).started(7).completed(7, 1, "1").completed(
+        7, 2, "2"
+    ).done(7)
     tl = build_timeline(b.events)
     rows = rows_by_label(tl)
     # All work answered but no completion yet: the orchestration can only be waiting for an event.
@@ -54,13 +67,33 @@ def test_fan_out_fan_in_overlaps_and_completes_out_of_order():
 
 
 def test_retries_reuse_the_action_id_and_stay_on_one_row():
-    b = (HistoryBuilder().started(0).execution_started(0)
-         .scheduled(0, 1, "flaky").done(0)
-         .started(1).failed(1, 1, "IOError", "first").timer_created(1, 2, 5).done(1)
-         .started(6).timer_fired(6, 2).scheduled(6, 1, "flaky").done(6)
-         .started(7).failed(7, 1, "IOError", "second").timer_created(7, 3, 10).done(7)
-         .started(17).timer_fired(17, 3).scheduled(17, 1, "flaky").done(17)
-         .started(18).completed(18, 1, '"ok"').done(18).execution_completed(18))
+    b = (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0)
+        .scheduled(0, 1, "flaky")
+        .done(0)
+        .started(1)
+        .failed(1, 1, "IOError", "first")
+        .timer_created(1, 2, 5)
+        .done(1)
+        .started(6)
+        .timer_fired(6, 2)
+        .scheduled(6, 1, "flaky")
+        .done(6)
+        .started(7)
+        .failed(7, 1, "IOError", "second")
+        .timer_created(7, 3, 10)
+        .done(7)
+        .started(17)
+        .timer_fired(17, 3)
+        .scheduled(17, 1, "flaky")
+        .done(17)
+        .started(18)
+        .completed(18, 1, '"ok"')
+        .done(18)
+        .execution_completed(18)
+    )
     tl = build_timeline(b.events)
     assert [r.label for r in tl.rows] == ["orch", "flaky"]  # no separate rows for the back-off timers
     row = tl.rows[1]
@@ -78,8 +111,17 @@ def test_retries_reuse_the_action_id_and_stay_on_one_row():
 
 
 def test_a_timer_that_is_not_a_retry_keeps_its_own_row():
-    b = (HistoryBuilder().started(0).execution_started(0).timer_created(0, 1, 30).done(0)
-         .started(30).timer_fired(30, 1).scheduled(30, 2, "after").done(30))
+    b = (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0)
+        .timer_created(0, 1, 30)
+        .done(0)
+        .started(30)
+        .timer_fired(30, 1)
+        .scheduled(30, 2, "after")
+        .done(30)
+    )
     tl = build_timeline(b.events)
     rows = rows_by_label(tl)
     timer = rows["timer #1"].spans[0]
@@ -89,7 +131,14 @@ def test_a_timer_that_is_not_a_retry_keeps_its_own_row():
 
 
 def test_pending_timer_runs_until_now_and_unfinished_work_is_cancelled_when_the_execution_ends():
-    b = HistoryBuilder().started(0).execution_started(0).timer_created(0, 1, 3600).scheduled(0, 2, "a").done(0)
+    b = (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0)
+        .timer_created(0, 1, 3600)
+        .scheduled(0, 2, "a")
+        .done(0)
+    )
     tl = build_timeline(b.events)
     assert rows_by_label(tl)["timer #1"].spans[0].end is None
     # when_any: the activity wins, the orchestration completes, the timer never fires.
@@ -100,8 +149,16 @@ def test_pending_timer_runs_until_now_and_unfinished_work_is_cancelled_when_the_
 
 
 def test_external_event_wait_spans_from_idle_to_arrival_and_pending_wait_is_shown():
-    b = (HistoryBuilder().started(0).execution_started(0).scheduled(0, 1, "ask").done(0)
-         .started(2).completed(2, 1).done(2))
+    b = (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0)
+        .scheduled(0, 1, "ask")
+        .done(0)
+        .started(2)
+        .completed(2, 1)
+        .done(2)
+    )
     tl = build_timeline(b.events)
     waiting = [r for r in tl.rows if r.kind is SpanKind.EXTERNAL_EVENT]
     assert len(waiting) == 1 and waiting[0].spans[0].end is None
@@ -116,10 +173,19 @@ def test_external_event_wait_spans_from_idle_to_arrival_and_pending_wait_is_show
 
 
 def test_sub_orchestrations_carry_the_child_id_and_failures():
-    b = (HistoryBuilder().started(0).execution_started(0, "parent")
-         .sub_created(0, 1, "child", "parent:0001").sub_created(0, 2, "child", "parent:0002").done(0)
-         .started(4).sub_completed(4, 1, '"c1"').sub_failed(4, 2, "KeyError", "missing").done(4)
-         .execution_completed(4, status=3, error=("TaskFailedError", "child failed")))
+    b = (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0, "parent")
+        .sub_created(0, 1, "child", "parent:0001")
+        .sub_created(0, 2, "child", "parent:0002")
+        .done(0)
+        .started(4)
+        .sub_completed(4, 1, '"c1"')
+        .sub_failed(4, 2, "KeyError", "missing")
+        .done(4)
+        .execution_completed(4, status=3, error=("TaskFailedError", "child failed"))
+    )
     tl = build_timeline(b.events)
     subs = [r for r in tl.rows if r.kind is SpanKind.SUB_ORCHESTRATION]
     assert [s.spans[0].instance_id for s in subs] == ["parent:0001", "parent:0002"]
@@ -130,9 +196,20 @@ def test_sub_orchestrations_carry_the_child_id_and_failures():
 
 
 def test_terminated_and_suspended():
-    b = (HistoryBuilder().started(0).execution_started(0).scheduled(0, 1, "slow").done(0)
-         .started(1).suspended(1).done(1).started(3).resumed(3).done(3)
-         .execution_completed(9, status=5))
+    b = (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0)
+        .scheduled(0, 1, "slow")
+        .done(0)
+        .started(1)
+        .suspended(1)
+        .done(1)
+        .started(3)
+        .resumed(3)
+        .done(3)
+        .execution_completed(9, status=5)
+    )
     tl = build_timeline(b.events)
     rows = rows_by_label(tl)
     assert rows["suspended"].spans[0].end == T0 + timedelta(seconds=3)
@@ -169,8 +246,17 @@ def test_formatting():
 
 
 def test_timer_fired_stamped_at_creation_still_lasts_until_fire_at_and_start_covers_all_spans():
-    b = (HistoryBuilder().started(1).execution_started(0).scheduled(1, 1, "x").done(1)
-         .started(2).failed(2, 1).timer_created(2, 2, 3).done(2))
+    b = (
+        HistoryBuilder()
+        .started(1)
+        .execution_started(0)
+        .scheduled(1, 1, "x")
+        .done(1)
+        .started(2)
+        .failed(2, 1)
+        .timer_created(2, 2, 3)
+        .done(2)
+    )
     fired = HistoryBuilder().timer_fired(5, 2).events[0]
     fired.proto.timestamp.FromDatetime(T0 + timedelta(seconds=2))  # stamped when it was enqueued
     b.events.append(fired)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from durabletask import task
 from dtstudio.core.timeline import SpanKind, SpanOutcome
 from dtstudio.ui.detail import InstanceDetailView
+from durabletask import task
 
 _attempts: dict[str, int] = {}
 _ids = itertools.count(1)
@@ -144,7 +144,10 @@ def test_completed_instance_with_retry_and_child_then_back(qtbot, view, client, 
     settle(qtbot)
     row_index = view.timeline_model.timeline().rows.index(child_row)
     center = chart.bar_rect(row_index, 0).center().toPoint()
-    with qtbot.waitSignal(view.open_instance_requested) as opened, qtbot.waitSignal(view.loaded, timeout=10000):
+    with (
+        qtbot.waitSignal(view.open_instance_requested) as opened,
+        qtbot.waitSignal(view.loaded, timeout=10000),
+    ):
         qtbot.mouseDClick(chart.viewport(), Qt.MouseButton.LeftButton, pos=center)
     assert opened.args == [f"{instance_id}-child"]
     assert view.current_instance_id() == f"{instance_id}-child"
@@ -185,8 +188,13 @@ def test_running_instance_updates_live(qtbot, view, client, run_async):
     # Live: the view follows the instance until it waits for the event.
     qtbot.waitUntil(lambda: '"stage": "waiting for go"' in view.custom_status_view.text(), timeout=10000)
     assert view.facts().status == "Running" and view.is_polling()
-    qtbot.waitUntil(lambda: any(r.kind is SpanKind.EXTERNAL_EVENT and r.spans[-1].end is None
-                                for r in view.timeline_model.timeline().rows), timeout=10000)
+    qtbot.waitUntil(
+        lambda: any(
+            r.kind is SpanKind.EXTERNAL_EVENT and r.spans[-1].end is None
+            for r in view.timeline_model.timeline().rows
+        ),
+        timeout=10000,
+    )
     view.tabs.setCurrentIndex(view.TAB_TIMELINE)
     settle(qtbot)
     view.grab().save("/tmp/detail_running_timeline.png")

@@ -21,12 +21,18 @@ class Status(enum.Enum):
     FAILED = 3
 
 
-def state(instance_id, status, *, output=None, custom=None, failure=None, name="orch", data='{"a": 1}',
-          updated=1.0):
+def state(
+    instance_id, status, *, output=None, custom=None, failure=None, name="orch", data='{"a": 1}', updated=1.0
+):
     return SimpleNamespace(
-        instance_id=instance_id, name=name, runtime_status=status,
-        created_at=T0, last_updated_at=T0 + timedelta(seconds=updated),
-        serialized_input=data, serialized_output=output, serialized_custom_status=custom,
+        instance_id=instance_id,
+        name=name,
+        runtime_status=status,
+        created_at=T0,
+        last_updated_at=T0 + timedelta(seconds=updated),
+        serialized_input=data,
+        serialized_output=output,
+        serialized_custom_status=custom,
         failure_details=failure,
     )
 
@@ -58,18 +64,36 @@ def view(qtbot, qloop):
 
 
 def parent_history():
-    return (HistoryBuilder().started(0).execution_started(0, "parent", '{"a": 1}')
-            .scheduled(0, 1, "flaky", '"x"').done(0)
-            .started(1).failed(1, 1, "IOError", "disk on fire").timer_created(1, 2, 2).done(1)
-            .started(3).timer_fired(3, 2).scheduled(3, 1, "flaky", '"x"').done(3)
-            .started(4).completed(4, 1, '{"ok": true}').sub_created(4, 3, "child", "p:0003").done(4)
-            .started(6).sub_completed(6, 3, '"c"').done(6).execution_completed(6, result='{"total": 3}')).events
+    return (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0, "parent", '{"a": 1}')
+        .scheduled(0, 1, "flaky", '"x"')
+        .done(0)
+        .started(1)
+        .failed(1, 1, "IOError", "disk on fire")
+        .timer_created(1, 2, 2)
+        .done(1)
+        .started(3)
+        .timer_fired(3, 2)
+        .scheduled(3, 1, "flaky", '"x"')
+        .done(3)
+        .started(4)
+        .completed(4, 1, '{"ok": true}')
+        .sub_created(4, 3, "child", "p:0003")
+        .done(4)
+        .started(6)
+        .sub_completed(6, 3, '"c"')
+        .done(6)
+        .execution_completed(6, result='{"total": 3}')
+    ).events
 
 
 def test_shows_a_completed_instance_and_clicking_a_bar_selects_its_event(view, qtbot):
     client = FakeClient()
-    client.states["p"] = state("p", Status.COMPLETED, output='{"total": 3}', custom='"step 3"', updated=6,
-                              name="parent")
+    client.states["p"] = state(
+        "p", Status.COMPLETED, output='{"total": 3}', custom='"step 3"', updated=6, name="parent"
+    )
     client.histories["p"] = parent_history()
     view.set_client(client)
     with qtbot.waitSignal(view.loaded, timeout=5000):
@@ -101,15 +125,28 @@ def test_shows_a_completed_instance_and_clicking_a_bar_selects_its_event(view, q
 
 
 def test_failed_instance_shows_error_type_message_and_inner_failure(view, qtbot):
-    inner = SimpleNamespace(message="socket closed", error_type="ConnectionError", stack_trace="  File x\n", inner_failure=None)
-    failure = SimpleNamespace(message="activity 'pay' failed", error_type="TaskFailedError",
-                              stack_trace="Traceback (most recent call last):\n  File \"orch.py\", line 3\n",
-                              inner_failure=inner)
+    inner = SimpleNamespace(
+        message="socket closed", error_type="ConnectionError", stack_trace="  File x\n", inner_failure=None
+    )
+    failure = SimpleNamespace(
+        message="activity 'pay' failed",
+        error_type="TaskFailedError",
+        stack_trace='Traceback (most recent call last):\n  File "orch.py", line 3\n',
+        inner_failure=inner,
+    )
     client = FakeClient()
     client.states["f"] = state("f", Status.FAILED, failure=failure)
-    client.histories["f"] = (HistoryBuilder().started(0).execution_started(0).scheduled(0, 1, "pay").done(0)
-                             .started(1).failed(1, 1, "ConnectionError", "socket closed").done(1)
-                             .execution_completed(1, 3, error=("TaskFailedError", "activity 'pay' failed"))).events
+    client.histories["f"] = (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0)
+        .scheduled(0, 1, "pay")
+        .done(0)
+        .started(1)
+        .failed(1, 1, "ConnectionError", "socket closed")
+        .done(1)
+        .execution_completed(1, 3, error=("TaskFailedError", "activity 'pay' failed"))
+    ).events
     view.set_client(client)
     with qtbot.waitSignal(view.loaded, timeout=5000):
         view.show_instance("f")
@@ -163,14 +200,21 @@ def test_open_child_and_back_and_errors(view, qtbot):
         view.show_instance("p")
     # Double-click the sub-orchestration row in the history table.
     model = view.history_model
-    row = next(r for r in range(model.rowCount()) if model.event_at(r).event_type == "SubOrchestrationInstanceCreated")
+    row = next(
+        r
+        for r in range(model.rowCount())
+        if model.event_at(r).event_type == "SubOrchestrationInstanceCreated"
+    )
     table = view.history_pane.table
     view.tabs.setCurrentIndex(view.TAB_HISTORY)
     qtbot.waitUntil(lambda: table.isVisible() and table.viewport().height() > 50)
     table.scrollTo(model.index(row, 2))
     rect = table.visualRect(model.index(row, 2))
     assert rect.isValid() and table.viewport().rect().contains(rect.center())
-    with qtbot.waitSignal(view.open_instance_requested) as opened, qtbot.waitSignal(view.loaded, timeout=5000):
+    with (
+        qtbot.waitSignal(view.open_instance_requested) as opened,
+        qtbot.waitSignal(view.loaded, timeout=5000),
+    ):
         qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert opened.args == ["p:0003"]
