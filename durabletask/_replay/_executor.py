@@ -309,19 +309,28 @@ class OrchestrationExecutor:
     ) -> ExecutionResult:
         """Replay ``past_events``, then apply ``new_events``; return the actions and custom status."""
         if not new_events:
-            failure = failure_details_from_exception(
+            return self._crashed(
                 task.OrchestrationStateError("The new history event list must have at least one event in it.")
             )
-            action = new_complete_orchestration_action(-1, pb.ORCHESTRATION_STATUS_FAILED, None, failure)
-            return ExecutionResult(actions=[action], custom_status=None)
 
-        if is_rewind_request(past_events, new_events):
-            self._logger.info("%s: rewinding the failed orchestration", instance_id)
-            rewind = pb.OrchestratorAction(id=-1)
-            rewind.rewindOrchestration.newHistory.extend(build_rewound_history(past_events, new_events))
-            return ExecutionResult(actions=[rewind], custom_status=None)
+        try:
+            if is_rewind_request(past_events, new_events):
+                self._logger.info("%s: rewinding the failed orchestration", instance_id)
+                rewind = pb.OrchestratorAction(id=-1)
+                rewind.rewindOrchestration.newHistory.extend(build_rewound_history(past_events, new_events))
+                return ExecutionResult(actions=[rewind], custom_status=None)
+        except Exception as ex:  # noqa: BLE001 - malformed input: fail the orchestration, do not raise
+            return self._crashed(ex)
 
         return self.continue_execution(self.new_execution(instance_id), past_events, new_events)
+
+    @staticmethod
+    def _crashed(ex: BaseException) -> ExecutionResult:
+        """A lone FAILED completion with id -1, for work items that cannot be replayed at all."""
+        action = new_complete_orchestration_action(
+            -1, pb.ORCHESTRATION_STATUS_FAILED, None, failure_details_from_exception(ex)
+        )
+        return ExecutionResult(actions=[action], custom_status=None)
 
     def new_execution(self, instance_id: str) -> ReplayExecution:
         """A fresh replay state for ``instance_id`` (for callers that keep replay state between episodes)."""

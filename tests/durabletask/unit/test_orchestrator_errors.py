@@ -177,3 +177,12 @@ def test_task_failed_error_details_from_exception():
     assert err.details.error_type == "builtins.ValueError"
     assert err.details.message == "v"
     assert str(err) == "wrapped"
+
+
+def test_malformed_events_fail_instead_of_raising():
+    executor = OrchestrationExecutor(Registry())
+    result = executor.execute("i", [None], [None, None])  # type: ignore[list-item]
+    [action] = result.actions
+    assert action.completeOrchestration.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
+    result = executor.execute("i", [], [h.new_orchestrator_started_event(), None])  # type: ignore[list-item]
+    assert result.actions[-1].completeOrchestration.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
