@@ -284,3 +284,74 @@ def test_large_history_shows_quickly(view, qtbot):
     assert chart.scale() == pytest.approx(fit * 4)
     chart.zoom_to_fit()
     assert chart.scale() == pytest.approx(fit)
+
+
+def test_time_zone_filter_menu_parent_link_zoom_and_hidden_view_stops_polling(view, qtbot, monkeypatch):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    monkeypatch.setattr(InstanceDetailView, "POLL_INTERVAL_MS", 50)
+    view._poll.setInterval(50)
+    client = FakeClient()
+    history = parent_history()
+    history[1].proto.executionStarted.parentInstance.orchestrationInstance.instanceId = "grandparent"
+    client.states["p"] = state("p", Status.RUNNING, updated=6, name="parent")
+    client.histories["p"] = history
+    client.states["grandparent"] = state("grandparent", Status.COMPLETED, name="gp")
+    client.histories["grandparent"] = HistoryBuilder().started(0).execution_started(0, "gp").events
+    view.set_client(client)
+    with qtbot.waitSignal(view.loaded, timeout=5000):
+        view.show_instance("p")
+
+    # Local time vs UTC.
+    assert view.overview.text_of("Created").endswith("Z")
+    view.set_time_zone(False)
+    assert not view.overview.text_of("Created").endswith("Z")
+    assert not view.history_model.data(view.history_model.index(0, 3)).endswith("Z")
+    view.set_time_zone(True)
+
+    # The event-type menu lists the types with counts; unticking one hides its rows.
+    pane = view.history_pane
+    pane._fill_filter_menu()
+    actions = {a.data(): a for a in pane.filter_menu.actions() if a.isCheckable()}
+    assert actions["TaskScheduled"].text() == "TaskScheduled (2)"
+    actions["OrchestratorStarted"].setChecked(False)
+    actions["OrchestratorCompleted"].setChecked(False)
+    shown = {view.history_model.event_at(r).event_type for r in range(view.history_model.rowCount())}
+    assert "OrchestratorStarted" not in shown and "TaskFailed" in shown
+    assert "match the filter" in pane.count_label.text()
+    assert pane.filter_button.text().startswith("Event types:") and "selected" in pane.filter_button.text()
+    # Clicking a bar whose event is filtered out lifts the filter so the event can be selected.
+    started_index = next(i for i, e in enumerate(view.history()) if e.event_type == "OrchestratorStarted")
+    assert pane.select_history_index(started_index)
+    assert view.history_model.type_filter() is None
+
+    # Ctrl+wheel zooms the chart around the mouse.
+    view.tabs.setCurrentIndex(view.TAB_TIMELINE)
+    chart = view.timeline_pane.chart
+    qtbot.waitUntil(lambda: chart.viewport().width() > 300)
+    before = chart.scale()
+    pos = QPointF(600, 60)
+    wheel = QWheelEvent(pos, chart.viewport().mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase,
+                        False)
+    QApplication.sendEvent(chart.viewport(), wheel)
+    assert chart.scale() == pytest.approx(before * 1.25)
+
+    # Hidden: no polling; shown again: polling resumes for a running instance.
+    assert view.is_polling() or view._task is not None
+    view.hide()
+    assert not view.is_polling()
+    calls = client.calls
+    qtbot.wait(200)
+    assert client.calls == calls
+    view.show()
+    qtbot.waitUntil(lambda: client.calls > calls, timeout=3000)
+
+    # The parent link opens the parent (and Back returns).
+    view.tabs.setCurrentIndex(view.TAB_OVERVIEW)
+    assert view.overview.text_of("Parent") == "grandparent"
+    with qtbot.waitSignal(view.open_instance_requested) as opened, qtbot.waitSignal(view.loaded, timeout=5000):
+        view.overview.labels["Parent"].linkActivated.emit("grandparent")
+    assert opened.args == ["grandparent"] and view.back_stack() == ["p"]
