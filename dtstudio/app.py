@@ -49,8 +49,14 @@ def create_window(
     *,
     config_dir: Path | None = None,
     start_emulator: bool = True,
+    emulator: Any = None,
+    emulator_started: Any = None,
 ) -> AppContext:
-    """Build the window and start connecting (needs a QApplication and a running qasync loop)."""
+    """Build the window and start connecting (needs a QApplication and a running qasync loop).
+
+    ``emulator``/``emulator_started`` (an :class:`EmbeddedEmulator` and the concurrent future of
+    its background start) let the caller start the emulator before Qt is even imported.
+    """
     from PySide6.QtCore import QSettings
 
     from dtstudio.core.embedded_emulator import EmbeddedEmulator
@@ -63,7 +69,6 @@ def create_window(
     store = ProfileStore(cfg)
     store.load()
     window = MainWindow(store, settings)
-    emulator = None
     if args.endpoint:
         profile = ConnectionProfile(
             name=f"{args.endpoint} ({args.taskhub or 'default'})",
@@ -80,10 +85,11 @@ def create_window(
         embedded = store.get(EMBEDDED_PROFILE_NAME) or next(p for p in store.profiles if p.kind is BackendKind.EMBEDDED)
         if args.taskhub:
             embedded.taskhub = args.taskhub
-        if start_emulator:
+        if emulator_started is None and start_emulator:
             emulator = EmbeddedEmulator(db_path=args.db, preferred_port=args.port)
-            loop = asyncio.get_event_loop()
-            future = loop.run_in_executor(None, emulator.start)
+            emulator_started = emulator.start_in_background()
+        if emulator_started is not None:
+            future = asyncio.wrap_future(emulator_started)
 
             def started(f: asyncio.Future[Any]) -> None:
                 if f.cancelled():
@@ -106,6 +112,14 @@ def run_app(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("DTSTUDIO_LOG", "WARNING").upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     t0 = time.perf_counter()
+    emulator = None
+    emulator_started = None
+    if not args.endpoint:
+        # Start the backend first: it comes up while Qt is still importing.
+        from dtstudio.core.embedded_emulator import EmbeddedEmulator
+
+        emulator = EmbeddedEmulator(db_path=args.db, preferred_port=args.port)
+        emulator_started = emulator.start_in_background()
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -121,7 +135,7 @@ def run_app(argv: Sequence[str] | None = None) -> int:
 
     async def boot() -> None:
         nonlocal ctx
-        ctx = create_window(args)
+        ctx = create_window(args, emulator=emulator, emulator_started=emulator_started)
         install_exception_hooks(ctx.window, loop)
         ctx.window.show()
         log.info("window shown after %.3f s", time.perf_counter() - t0)
@@ -139,6 +153,11 @@ def run_app(argv: Sequence[str] | None = None) -> int:
         with loop:
             loop.run_until_complete(main())
     finally:
-        if ctx is not None and ctx.emulator is not None:
-            ctx.emulator.stop()
+        if emulator is not None:
+            try:
+                if emulator_started is not None:
+                    emulator_started.result(timeout=30)
+            except Exception:  # noqa: BLE001 - it never started; nothing to stop
+                pass
+            emulator.stop()
     return 0

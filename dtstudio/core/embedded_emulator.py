@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,20 @@ class EmbeddedEmulator:
             log.info("embedded emulator listening on %s (database %s)", server.address, self.db_path)
             return str(server.address)
         raise RuntimeError(f"The embedded emulator could not start: {last}")
+
+    def start_in_background(self) -> concurrent.futures.Future[str]:
+        """Start on a daemon thread right away (e.g. while Qt is still importing); the future
+        gives host:port or the start-up error."""
+        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self.start())
+            except BaseException as exc:  # noqa: BLE001 - handed to the GUI
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="dtstudio-emulator-start", daemon=True).start()
+        return future
 
     def stop(self) -> None:
         if self.server is not None:
