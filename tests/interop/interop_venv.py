@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -129,17 +130,18 @@ def ensure_published_sdk(venv_dir: Path | None = None) -> Path:
         if venv_dir.exists():
             shutil.rmtree(venv_dir)
         base_python = getattr(sys, "_base_executable", None) or sys.executable
-        _run([base_python, "-m", "venv", str(venv_dir)], _VENV_CREATE_TIMEOUT_S, "Creating the interop venv")
         python = str(venv_python(venv_dir))
-        _run(
-            [
-                python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--timeout", str(_PIP_NETWORK_TIMEOUT_S), "--retries", "1",
-                *PUBLISHED_REQUIREMENTS,
-            ],
-            _PIP_TOTAL_TIMEOUT_S,
-            "Installing the published Durable Task SDK from PyPI",
-        )
+        pip_args = ["install", "--quiet", "--disable-pip-version-check",
+                    "--timeout", str(_PIP_NETWORK_TIMEOUT_S), "--retries", "1", *PUBLISHED_REQUIREMENTS]
+        if importlib.util.find_spec("pip") is not None:
+            # Fast path: a venv without its own pip, filled by this interpreter's pip (--python).
+            _run([base_python, "-m", "venv", "--without-pip", str(venv_dir)], _VENV_CREATE_TIMEOUT_S,
+                 "Creating the interop venv")
+            install = [sys.executable, "-m", "pip", "--python", python, *pip_args]
+        else:
+            _run([base_python, "-m", "venv", str(venv_dir)], _VENV_CREATE_TIMEOUT_S, "Creating the interop venv")
+            install = [python, "-m", "pip", *pip_args]
+        _run(install, _PIP_TOTAL_TIMEOUT_S, "Installing the published Durable Task SDK from PyPI")
         (venv_dir / _MARKER).write_text(json.dumps(_wanted_marker()))
         if not _is_usable(venv_dir):
             raise InteropVenvError(f"The interop venv at {venv_dir} was built but cannot import durabletask")
