@@ -23,7 +23,7 @@ __all__ = ["Store", "InstanceRow", "SchemaTooNewError", "DatabaseInUseError", "S
 log = logging.getLogger("durabletask.emulator.store")
 
 #: The schema version this code writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Terminal runtime statuses: COMPLETED, FAILED, TERMINATED.
 TERMINAL = (1, 3, 5)
@@ -97,7 +97,11 @@ CREATE TABLE activities (
 CREATE INDEX ix_activities_instance ON activities (hub, instance_id);
 """
 
-_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+_SCHEMA_V2 = """
+CREATE INDEX IF NOT EXISTS ix_instances_id ON instances (hub, instance_id, status, created_us);
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 _INSTANCE_COLUMNS = (
     "hub, instance_id, execution_id, name, version, status, created_us, updated_us, completed_us, "
@@ -145,6 +149,17 @@ class InstanceRow:
         tags = json.loads(r[16]) if r[16] else {}  # type: ignore[arg-type]
         return cls(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],  # type: ignore[arg-type]
                    r[13], r[14], r[15], tags, r[17])  # type: ignore[arg-type]
+
+
+_PREFIX_SCAN_BUDGET = 2000
+
+
+def _successor(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (None if there is none)."""
+    last = ord(prefix[-1])
+    if last >= 0x10FFFF:
+        return None
+    return prefix[:-1] + chr(last + 1)
 
 
 def _escape_like(prefix: str) -> str:
@@ -341,7 +356,11 @@ class Store:
     def query_instances(self, hub: str, *, statuses: Sequence[int], created_from: int | None,
                         created_to: int | None, prefix: str | None, after: tuple[int, str] | None,
                         limit: int, payloads: bool) -> list[InstanceRow]:
-        """A page of instances ordered by (created time, instance id), after the keyset ``after``."""
+        """A page of instances ordered by (created time, instance id), after the keyset ``after``.
+
+        With an id prefix, the prefix's key range is read first; if it is small the page is sorted in
+        memory, otherwise (a prefix that matches much) the created-time index is scanned instead.
+        """
         where = ["hub=?"]
         args: list[object] = [hub]
         if statuses:
@@ -353,13 +372,24 @@ class Store:
         if created_to is not None:
             where.append("created_us<?")
             args.append(created_to)
-        if prefix:
-            where.append("instance_id>=? AND instance_id LIKE ? ESCAPE '\\'")
-            args.extend([prefix, _escape_like(prefix) + "%"])
         if after is not None:
             where.append("(created_us>? OR (created_us=? AND instance_id>?))")
             args.extend([after[0], after[0], after[1]])
         cols = _INSTANCE_COLUMNS if payloads else _SUMMARY_COLUMNS
+        if prefix:
+            where.append("instance_id>=? AND instance_id LIKE ? ESCAPE '\\'")
+            args.extend([prefix, _escape_like(prefix) + "%"])
+            upper = _successor(prefix)
+            if upper is not None:
+                where.append("instance_id<?")
+                args.append(upper)
+            budget = _PREFIX_SCAN_BUDGET
+            rows = self._db.execute(
+                f"SELECT {cols} FROM instances INDEXED BY ix_instances_id WHERE {' AND '.join(where)} LIMIT ?",
+                [*args, budget + 1]).fetchall()
+            if len(rows) <= budget:
+                rows.sort(key=lambda r: (r[6], r[1]))
+                return [InstanceRow.from_db(r) for r in rows[:limit]]
         sql = (f"SELECT {cols} FROM instances WHERE {' AND '.join(where)} "
                "ORDER BY created_us, instance_id LIMIT ?")
         args.append(limit)
