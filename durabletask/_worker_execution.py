@@ -150,7 +150,9 @@ class WorkItemRunner:
         provider = self.exception_properties_provider
         if provider is not None:
             try:
-                getter = getattr(provider, "get_properties", None) or getattr(provider, "get_exception_properties", None)
+                getter = getattr(provider, "get_properties", None) or getattr(
+                    provider, "get_exception_properties", None
+                )
                 props = getter(exc) if getter is not None else provider(exc)
                 if props:
                     for key, val in dict(props).items():
@@ -245,10 +247,14 @@ class WorkItemRunner:
         ctx = task.ActivityContext(req.orchestrationInstance.instanceId, req.taskId)
         return fn, ctx, value
 
-    def activity_success(self, req: pb.ActivityRequest, completion_token: str, output: Any) -> pb.ActivityResponse:
+    def activity_success(
+        self, req: pb.ActivityRequest, completion_token: str, output: Any
+    ) -> pb.ActivityResponse:
         """The response for an activity that returned ``output``."""
         resp = pb.ActivityResponse(
-            instanceId=req.orchestrationInstance.instanceId, taskId=req.taskId, completionToken=completion_token
+            instanceId=req.orchestrationInstance.instanceId,
+            taskId=req.taskId,
+            completionToken=completion_token,
         )
         if output is not None:
             encoded = self.data_converter.serialize(output)
@@ -261,7 +267,9 @@ class WorkItemRunner:
     ) -> pb.ActivityResponse:
         """The response for an activity that raised ``exc``."""
         resp = pb.ActivityResponse(
-            instanceId=req.orchestrationInstance.instanceId, taskId=req.taskId, completionToken=completion_token
+            instanceId=req.orchestrationInstance.instanceId,
+            taskId=req.taskId,
+            completionToken=completion_token,
         )
         resp.failureDetails.CopyFrom(self.failure_details(exc))
         return resp

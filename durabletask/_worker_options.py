@@ -55,25 +55,30 @@ class ConcurrencyOptions:
         cpus = os.cpu_count() or 1
         default_concurrency = 100 * cpus
         self.maximum_concurrent_activity_work_items = _positive_or_default(
-            "maximum_concurrent_activity_work_items", maximum_concurrent_activity_work_items,
-            default_concurrency)
+            "maximum_concurrent_activity_work_items",
+            maximum_concurrent_activity_work_items,
+            default_concurrency,
+        )
         self.maximum_concurrent_orchestration_work_items = _positive_or_default(
-            "maximum_concurrent_orchestration_work_items", maximum_concurrent_orchestration_work_items,
-            default_concurrency)
+            "maximum_concurrent_orchestration_work_items",
+            maximum_concurrent_orchestration_work_items,
+            default_concurrency,
+        )
         self.maximum_concurrent_entity_work_items = _positive_or_default(
-            "maximum_concurrent_entity_work_items", maximum_concurrent_entity_work_items,
-            default_concurrency)
+            "maximum_concurrent_entity_work_items", maximum_concurrent_entity_work_items, default_concurrency
+        )
         self.maximum_thread_pool_workers = _positive_or_default(
-            "maximum_thread_pool_workers", maximum_thread_pool_workers, cpus + 4)
+            "maximum_thread_pool_workers", maximum_thread_pool_workers, cpus + 4
+        )
 
     def __repr__(self) -> str:
-        return (
-            "ConcurrencyOptions("
-            f"maximum_concurrent_activity_work_items={self.maximum_concurrent_activity_work_items}, "
-            f"maximum_concurrent_orchestration_work_items={self.maximum_concurrent_orchestration_work_items}, "
-            f"maximum_concurrent_entity_work_items={self.maximum_concurrent_entity_work_items}, "
-            f"maximum_thread_pool_workers={self.maximum_thread_pool_workers})"
+        names = (
+            "maximum_concurrent_activity_work_items",
+            "maximum_concurrent_orchestration_work_items",
+            "maximum_concurrent_entity_work_items",
+            "maximum_thread_pool_workers",
         )
+        return "ConcurrencyOptions(" + ", ".join(f"{n}={getattr(self, n)}" for n in names) + ")"
 
 
 class VersionMatchStrategy(Enum):

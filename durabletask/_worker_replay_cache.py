@@ -46,8 +46,14 @@ def incremental_replay_supported() -> bool:
 class _State:
     __slots__ = ("processed", "run", "started_event", "started_index", "tail")
 
-    def __init__(self, run: Any, processed: int, tail: list[pb.HistoryEvent], started_index: int,
-                 started_event: pb.HistoryEvent | None) -> None:
+    def __init__(
+        self,
+        run: Any,
+        processed: int,
+        tail: list[pb.HistoryEvent],
+        started_index: int,
+        started_event: pb.HistoryEvent | None,
+    ) -> None:
         self.run = run
         self.processed = processed  # number of history events already applied
         self.tail = tail  # the events applied last (the previous episode's new events)
@@ -118,7 +124,7 @@ class ReplayStateCache:
         if state is not None and state.continues(past):
             self.hits += 1
             run = state.run
-            todo_past = past[state.processed:]
+            todo_past = past[state.processed :]
         else:
             self.misses += 1
             ctx = _Context(

@@ -28,7 +28,9 @@ __all__ = ["StreamSettings", "WorkItemStreamLoop", "backoff_delay"]
 _TRANSPORT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
-def backoff_delay(attempt: int, base: float = 1.0, cap: float = 30.0, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempt: int, base: float = 1.0, cap: float = 30.0, rng: random.Random | None = None
+) -> float:
     """Full-jitter exponential backoff: uniform in ``[0, min(cap, base * 2**attempt)]``."""
     attempt = max(attempt, 0)
     ceiling = min(cap, base * (2 ** min(attempt, 30)))
@@ -48,11 +50,13 @@ class StreamSettings:
 
         self.hello_timeout = pick(("hello_timeout_seconds", "hello_timeout"), 30.0)
         self.silent_disconnect_timeout = pick(
-            ("silent_disconnect_timeout_seconds", "silent_disconnect_timeout"), 120.0)
+            ("silent_disconnect_timeout_seconds", "silent_disconnect_timeout"), 120.0
+        )
         self.backoff_base = pick(("reconnect_backoff_base_seconds", "backoff_base_seconds"), 1.0)
         self.backoff_cap = pick(("reconnect_backoff_cap_seconds", "backoff_cap_seconds"), 30.0)
         self.channel_recreate_failures = int(
-            pick(("channel_recreate_failure_threshold", "max_transport_failures"), 5))
+            pick(("channel_recreate_failure_threshold", "max_transport_failures"), 5)
+        )
 
 
 class WorkItemStreamLoop:
@@ -155,7 +159,9 @@ class WorkItemStreamLoop:
                     with self._lock:
                         self._stream = None
                 if self._owns_channel and transport_failures >= self.settings.channel_recreate_failures:
-                    self._log.info("Recreating the gRPC channel after %d transport failures", transport_failures)
+                    self._log.info(
+                        "Recreating the gRPC channel after %d transport failures", transport_failures
+                    )
                     self.close_channel()
                     transport_failures = 0
                 delay = backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_cap)

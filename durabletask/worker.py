@@ -135,6 +135,8 @@ class TaskHubGrpcWorker:
                 log_handler.setFormatter(log_formatter)
             if log_handler not in self._logger.handlers:
                 self._logger.addHandler(log_handler)
+        if payload_store is not None:
+            self._logger.info("payload_store is accepted but not used: payloads travel inline")
 
         self._registry = new_registry()
         self._async_activities: set[str] = set()
@@ -247,7 +249,9 @@ class TaskHubGrpcWorker:
         if v is not None and v.match_strategy == VersionMatchStrategy.STRICT and v.version:
             versions = [v.version]
         auto = WorkItemFilters(
-            orchestrations=[OrchestrationWorkItemFilter(n, list(versions)) for n in self._registered("orchestrators")],
+            orchestrations=[
+                OrchestrationWorkItemFilter(n, list(versions)) for n in self._registered("orchestrators")
+            ],
             activities=[ActivityWorkItemFilter(n, list(versions)) for n in self._registered("activities")],
             entities=[EntityWorkItemFilter(n) for n in self._registered("entities")],
         )
@@ -267,10 +271,9 @@ class TaskHubGrpcWorker:
             maxConcurrentOrchestrationWorkItems=self._concurrency_options.maximum_concurrent_orchestration_work_items,
             maxConcurrentActivityWorkItems=self._concurrency_options.maximum_concurrent_activity_work_items,
         )
-        caps = set(self._capabilities)
-        if self._payload_store is not None:
-            caps.add(pb.WORKER_CAPABILITY_LARGE_PAYLOADS)
-        req.capabilities.extend(sorted(caps))
+        # WORKER_CAPABILITY_LARGE_PAYLOADS is not announced: payload stores are accepted but unused,
+        # so the backend must keep sending payloads inline.
+        req.capabilities.extend(sorted(self._capabilities))
         filters = self._effective_filters()
         if filters is not None:
             req.workItemFilters.CopyFrom(filters)
@@ -309,7 +312,9 @@ class TaskHubGrpcWorker:
                 versioning=self._versioning,
                 exception_properties_provider=self._exception_properties_provider,
             )
-            self._orchestration_pool = ThreadPoolExecutor(threads, thread_name_prefix="durabletask-orchestration")
+            self._orchestration_pool = ThreadPoolExecutor(
+                threads, thread_name_prefix="durabletask-orchestration"
+            )
             self._activity_pool = ThreadPoolExecutor(threads, thread_name_prefix="durabletask-activity")
             if self._async_activities:
                 self._start_event_loop()
@@ -329,7 +334,9 @@ class TaskHubGrpcWorker:
                 target=self._stream_loop.run, name="durabletask-worker", daemon=True
             )
             self._thread.start()
-            self._logger.info("Worker started (backend %s)", self._host_address if channel is None else "<channel>")
+            self._logger.info(
+                "Worker started (backend %s)", self._host_address if channel is None else "<channel>"
+            )
         return _StartedWorker()
 
     def _start_event_loop(self) -> None:
@@ -431,7 +438,9 @@ class TaskHubGrpcWorker:
         kind = item.WhichOneof("request")
         token = item.completionToken
         if kind == "orchestratorRequest":
-            self._submit(self._orchestration_pool, self._process_orchestrator, item.orchestratorRequest, token, stub)
+            self._submit(
+                self._orchestration_pool, self._process_orchestrator, item.orchestratorRequest, token, stub
+            )
         elif kind == "activityRequest":
             req = item.activityRequest
             if req.name in self._async_activities and self._loop is not None:
@@ -474,13 +483,16 @@ class TaskHubGrpcWorker:
         try:
             if kind == "orchestration":
                 stub.AbandonTaskOrchestratorWorkItem(
-                    pb.AbandonOrchestrationTaskRequest(completionToken=token), metadata=self._metadata)
+                    pb.AbandonOrchestrationTaskRequest(completionToken=token), metadata=self._metadata
+                )
             elif kind == "activity":
                 stub.AbandonTaskActivityWorkItem(
-                    pb.AbandonActivityTaskRequest(completionToken=token), metadata=self._metadata)
+                    pb.AbandonActivityTaskRequest(completionToken=token), metadata=self._metadata
+                )
             else:
                 stub.AbandonTaskEntityWorkItem(
-                    pb.AbandonEntityTaskRequest(completionToken=token), metadata=self._metadata)
+                    pb.AbandonEntityTaskRequest(completionToken=token), metadata=self._metadata
+                )
         except grpc.RpcError as err:
             self._logger.info("Could not abandon a %s work item: %s", kind, _rpc_text(err))
 
@@ -494,14 +506,20 @@ class TaskHubGrpcWorker:
         assert runner is not None
         refused = runner.check_version(req)
         if refused is VersionFailureStrategy.REJECT:
-            self._logger.info("Orchestration %s has a version this worker does not run; abandoning", req.instanceId)
+            self._logger.info(
+                "Orchestration %s has a version this worker does not run; abandoning", req.instanceId
+            )
             self._abandon("orchestration", token, stub)
             return
         if refused is VersionFailureStrategy.FAIL:
             resp = runner.failed_orchestration_response(
-                req, token, VersionMismatchError(
+                req,
+                token,
+                VersionMismatchError(
                     f"The orchestration version does not match the worker version "
-                    f"({runner.versioning.version if runner.versioning else None!r})"))
+                    f"({runner.versioning.version if runner.versioning else None!r})"
+                ),
+            )
         else:
             resp = runner.run_orchestrator(req, token)
         try:
@@ -510,9 +528,12 @@ class TaskHubGrpcWorker:
             if runner.replay_cache is not None:
                 runner.replay_cache.forget(req.instanceId)
             self._logger.warning(
-                "Could not complete orchestration work item %s: %s", req.instanceId, _rpc_text(err))
+                "Could not complete orchestration work item %s: %s", req.instanceId, _rpc_text(err)
+            )
 
-    def _process_activity(self, req: pb.ActivityRequest, token: str, stub: pb_grpc.TaskHubSidecarServiceStub) -> None:
+    def _process_activity(
+        self, req: pb.ActivityRequest, token: str, stub: pb_grpc.TaskHubSidecarServiceStub
+    ) -> None:
         if self._stopping:
             self._abandon("activity", token, stub)
             return
@@ -587,7 +608,8 @@ class TaskHubGrpcWorker:
             stub.CompleteActivityTask(resp, metadata=self._metadata)
         except grpc.RpcError as err:
             self._logger.warning(
-                "Could not complete activity %s#%d: %s", resp.instanceId, resp.taskId, _rpc_text(err))
+                "Could not complete activity %s#%d: %s", resp.instanceId, resp.taskId, _rpc_text(err)
+            )
 
     def _log_activity_failure(self, req: pb.ActivityRequest, exc: Exception) -> None:
         if isinstance(exc, ActivityNotRegisteredError):
@@ -595,7 +617,12 @@ class TaskHubGrpcWorker:
         else:
             self._logger.info(
                 "Activity %s (%s#%d) failed: %s: %s",
-                req.name, req.orchestrationInstance.instanceId, req.taskId, type(exc).__name__, exc)
+                req.name,
+                req.orchestrationInstance.instanceId,
+                req.taskId,
+                type(exc).__name__,
+                exc,
+            )
 
 
 def _rpc_text(err: grpc.RpcError) -> str:

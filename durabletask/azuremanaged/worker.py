@@ -108,7 +108,9 @@ class DurableTaskSchedulerWorker(TaskHubGrpcWorker):
         cred = token_credential if token_credential is not _UNSET else credential
         if cred is _UNSET:
             cred = options.credential if options else None
-        secure = secure_channel if secure_channel is not None else (options.secure_channel if options else True)
+        secure = (
+            secure_channel if secure_channel is not None else (options.secure_channel if options else True)
+        )
         resource = resource_id if resource_id is not None else (options.resource_id if options else None)
 
         self._worker_id = new_worker_id()

@@ -12,7 +12,9 @@ from durabletask.grpc_options import GrpcWorkerResiliencyOptions
 from durabletask.worker import TaskHubGrpcWorker
 
 #: Reconnect fast in tests (the worker may have to reconnect after an emulator restart).
-FAST_RECONNECT = GrpcWorkerResiliencyOptions(reconnect_backoff_base_seconds=0.05, reconnect_backoff_cap_seconds=0.5)
+FAST_RECONNECT = GrpcWorkerResiliencyOptions(
+    reconnect_backoff_base_seconds=0.05, reconnect_backoff_cap_seconds=0.5
+)
 
 
 class Emulator:
@@ -61,7 +63,9 @@ def start_worker(emulator: Emulator) -> Iterator[WorkerFactory]:
     """``start_worker(orchestrators=[...], activities=[...])``: a started worker, stopped at the end."""
     workers: list[TaskHubGrpcWorker] = []
 
-    def factory(orchestrators: Iterable[Any] = (), activities: Iterable[Any] = (), **kw: Any) -> TaskHubGrpcWorker:
+    def factory(
+        orchestrators: Iterable[Any] = (), activities: Iterable[Any] = (), **kw: Any
+    ) -> TaskHubGrpcWorker:
         kw.setdefault("resiliency_options", FAST_RECONNECT)
         worker = TaskHubGrpcWorker(host_address=emulator.address, **kw)
         for fn in orchestrators:

@@ -57,10 +57,7 @@ def test_managed_identity_worker_and_client(secured: Emulator) -> None:
 
     worker = DurableTaskSchedulerWorker(
         options=DurableTaskSchedulerWorkerOptions(
-            host=secured.endpoint,
-            secure_channel=True,
-            taskhub="default",
-            credential=credential
+            host=secured.endpoint, secure_channel=True, taskhub="default", credential=credential
         ),
         orchestrators=[hello_orchestrator],
         activities=[say_hello],
@@ -68,10 +65,7 @@ def test_managed_identity_worker_and_client(secured: Emulator) -> None:
     )
 
     client = DurableTaskSchedulerClient(
-        host=secured.endpoint,
-        secure_channel=True,
-        taskhub="default",
-        credential=credential
+        host=secured.endpoint, secure_channel=True, taskhub="default", credential=credential
     )
     with worker:
         worker.start()
@@ -84,11 +78,16 @@ def test_managed_identity_worker_and_client(secured: Emulator) -> None:
 
 
 def test_wrong_token_is_refused(secured: Emulator) -> None:
-    good = DurableTaskSchedulerClient(host=secured.endpoint, taskhub="default", credential=FakeCredential(SECRET))
+    good = DurableTaskSchedulerClient(
+        host=secured.endpoint, taskhub="default", credential=FakeCredential(SECRET)
+    )
     iid = good.schedule_new_orchestration(hello_orchestrator, input="nobody")
     worker = DurableTaskSchedulerWorker(
-        host_address=secured.endpoint, taskhub="default", token_credential=FakeCredential("wrong"),
-        resiliency_options=FAST_RECONNECT)
+        host_address=secured.endpoint,
+        taskhub="default",
+        token_credential=FakeCredential("wrong"),
+        resiliency_options=FAST_RECONNECT,
+    )
     worker.add_orchestrator(hello_orchestrator)
     worker.add_activity(say_hello)
     with worker:

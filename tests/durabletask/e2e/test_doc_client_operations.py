@@ -13,8 +13,14 @@ from durabletask.azuremanaged.client import DurableTaskSchedulerClient
 from durabletask.client import OrchestrationStatus
 
 from .conftest import Emulator, WorkerFactory
-from .doc_code import approval_orchestrator, order_processing_orchestrator, process_payment, send_approval_request
-from .doc_code import ship_order, validate_order
+from .doc_code import (
+    approval_orchestrator,
+    order_processing_orchestrator,
+    process_payment,
+    send_approval_request,
+    ship_order,
+    validate_order,
+)
 
 
 @task.orchestrator
@@ -61,7 +67,8 @@ async def test_client_operations(emulator: Emulator, start_worker: WorkerFactory
     print(f"Last Updated: {metadata.last_updated_at}")
     assert metadata.instance_id == instance_id
     assert metadata.runtime_status == OrchestrationStatus.COMPLETED
-    assert before - timedelta(seconds=5) <= metadata.created_at.astimezone(timezone.utc) <= metadata.last_updated_at.astimezone(timezone.utc)
+    created = metadata.created_at.astimezone(timezone.utc)
+    assert before - timedelta(seconds=5) <= created <= metadata.last_updated_at.astimezone(timezone.utc)
     assert metadata.serialized_output is None  # metadata only, no payloads
 
     # Raise an Event

@@ -19,7 +19,9 @@ def unhandled(ctx: task.OrchestrationContext, order: dict):
 
 def test_orchestrator_catches_activity_error(client: TaskHubGrpcClient, start_worker: WorkerFactory) -> None:
     doc_code.logged_errors.clear()
-    start_worker(orchestrators=[error_handling_orchestrator, unhandled], activities=[risky_operation, log_error])
+    start_worker(
+        orchestrators=[error_handling_orchestrator, unhandled], activities=[risky_operation, log_error]
+    )
 
     ok = client.schedule_new_orchestration(error_handling_orchestrator, input={"required_field": 1})
     bad = client.schedule_new_orchestration(error_handling_orchestrator, input={})
@@ -33,8 +35,9 @@ def test_orchestrator_catches_activity_error(client: TaskHubGrpcClient, start_wo
     assert doc_code.logged_errors == [out["error"]]  # log_error ran with str(e)
 
 
-def test_unhandled_activity_error_fails_the_orchestration(client: TaskHubGrpcClient,
-                                                          start_worker: WorkerFactory) -> None:
+def test_unhandled_activity_error_fails_the_orchestration(
+    client: TaskHubGrpcClient, start_worker: WorkerFactory
+) -> None:
     start_worker(orchestrators=[unhandled], activities=[risky_operation])
     iid = client.schedule_new_orchestration(unhandled, input={})
     state = client.wait_for_orchestration_completion(iid, timeout=30)

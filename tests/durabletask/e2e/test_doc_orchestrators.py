@@ -21,14 +21,21 @@ from .doc_code import (
     validate_order,
 )
 
-ORDER = {"id": "order-123", "items": ["book"], "total": 99.99, "payment": {"amount": 99.99},
-         "address": "1 Main St"}
+ORDER = {
+    "id": "order-123",
+    "items": ["book"],
+    "total": 99.99,
+    "payment": {"amount": 99.99},
+    "address": "1 Main St",
+}
 
 
 @pytest.fixture
 def order_worker(start_worker: WorkerFactory) -> None:
-    start_worker(orchestrators=[order_processing_orchestrator],
-                 activities=[validate_order, process_payment, ship_order])
+    start_worker(
+        orchestrators=[order_processing_orchestrator],
+        activities=[validate_order, process_payment, ship_order],
+    )
 
 
 @pytest.mark.usefixtures("order_worker")
@@ -58,8 +65,7 @@ def test_activity_logging(client: TaskHubGrpcClient, caplog: pytest.LogCaptureFi
     state = client.wait_for_orchestration_completion(iid, timeout=30)
     assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
     history = client.get_orchestration_history(iid)
-    ship_id = next(e.event_id for e in history
-                   if e.event_type == "TaskScheduled" and e.name == "ship_order")
+    ship_id = next(e.event_id for e in history if e.event_type == "TaskScheduled" and e.name == "ship_order")
     messages = [r.getMessage() for r in caplog.records if r.name == doc_code.__name__]
     assert "Shipping order order-123 to 1 Main St" in messages
     assert f"Order shipped with tracking: TRACK-order-123-{ship_id}" in messages

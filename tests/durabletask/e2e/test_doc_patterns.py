@@ -46,7 +46,9 @@ def test_sub_orchestration_sees_its_parent(client: TaskHubGrpcClient, start_work
     assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
     out = state.get_output()
     assert out["order_id"] == "o-7" and out["tracking"].startswith("TRACK-o-7-")
-    created = [e for e in client.get_orchestration_history(iid) if e.event_type == "SubOrchestrationInstanceCreated"]
+    created = [
+        e for e in client.get_orchestration_history(iid) if e.event_type == "SubOrchestrationInstanceCreated"
+    ]
     [child] = created
     child_state = client.get_orchestration_state(child.instance_id)
     assert child_state is not None and child_state.get_output()["parent"] == iid
@@ -114,7 +116,9 @@ def flaky(start_worker: WorkerFactory) -> FlakyActivity:
 
 
 def test_retry_policy_recovers(client: TaskHubGrpcClient, flaky: FlakyActivity) -> None:
-    iid = client.schedule_new_orchestration(retry_orchestrator, input={"key": "a", "failures": 2, "first_ms": 100})
+    iid = client.schedule_new_orchestration(
+        retry_orchestrator, input={"key": "a", "failures": 2, "first_ms": 100}
+    )
     state = client.wait_for_orchestration_completion(iid, timeout=30)
     assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
     assert state.get_output() == {"ok": True, "attempts": 3}
@@ -123,7 +127,8 @@ def test_retry_policy_recovers(client: TaskHubGrpcClient, flaky: FlakyActivity) 
 
 def test_retry_policy_gives_up(client: TaskHubGrpcClient, flaky: FlakyActivity) -> None:
     iid = client.schedule_new_orchestration(
-        retry_orchestrator, input={"key": "b", "failures": 99, "attempts": 3, "first_ms": 100})
+        retry_orchestrator, input={"key": "b", "failures": 99, "attempts": 3, "first_ms": 100}
+    )
     state = client.wait_for_orchestration_completion(iid, timeout=30)
     assert state is not None and state.runtime_status == OrchestrationStatus.FAILED
     assert flaky.attempts["b"] == 3
@@ -141,7 +146,9 @@ def test_retry_policy_gives_up(client: TaskHubGrpcClient, flaky: FlakyActivity) 
 
 def test_retry_policy_timing_follows_backoff(client: TaskHubGrpcClient, flaky: FlakyActivity) -> None:
     t0 = time.monotonic()
-    iid = client.schedule_new_orchestration(retry_orchestrator, input={"key": "c", "failures": 2, "first_ms": 300})
+    iid = client.schedule_new_orchestration(
+        retry_orchestrator, input={"key": "c", "failures": 2, "first_ms": 300}
+    )
     client.wait_for_orchestration_completion(iid, timeout=30)
     # 300 ms, then 600 ms (backoff_coefficient 2.0) between the three attempts.
     assert time.monotonic() - t0 >= timedelta(milliseconds=900).total_seconds()

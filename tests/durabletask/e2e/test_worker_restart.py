@@ -10,7 +10,9 @@ from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
 from .conftest import WorkerFactory
 
 
-def test_orchestration_survives_a_worker_restart(client: TaskHubGrpcClient, start_worker: WorkerFactory) -> None:
+def test_orchestration_survives_a_worker_restart(
+    client: TaskHubGrpcClient, start_worker: WorkerFactory
+) -> None:
     first_step = threading.Event()
 
     def step(ctx: task.ActivityContext, i: int) -> int:

@@ -68,7 +68,9 @@ class FakeSidecar(pb_grpc.TaskHubSidecarServiceServicer):
             context.abort(grpc.StatusCode.UNAVAILABLE, "not yet")
         return empty_pb2.Empty()
 
-    def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: grpc.ServicerContext) -> Iterator[pb.WorkItem]:  # noqa: N802
+    def GetWorkItems(
+        self, request: pb.GetWorkItemsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WorkItem]:  # noqa: N802
         with self.cond:
             self.requests.append(request)
             self.stream_metadata.append(dict(context.invocation_metadata()))
@@ -90,7 +92,9 @@ class FakeSidecar(pb_grpc.TaskHubSidecarServiceServicer):
                 self.stream_closed += 1
                 self.cond.notify_all()
 
-    def CompleteOrchestratorTask(self, request: pb.OrchestratorResponse, context: Any) -> pb.CompleteTaskResponse:  # noqa: N802
+    def CompleteOrchestratorTask(
+        self, request: pb.OrchestratorResponse, context: Any
+    ) -> pb.CompleteTaskResponse:  # noqa: N802
         with self.cond:
             self.orchestrator_completions.append(request)
             self.cond.notify_all()
@@ -108,7 +112,9 @@ class FakeSidecar(pb_grpc.TaskHubSidecarServiceServicer):
             self.cond.notify_all()
         return pb.AbandonActivityTaskResponse()
 
-    def AbandonTaskOrchestratorWorkItem(self, request: Any, context: Any) -> pb.AbandonOrchestrationTaskResponse:  # noqa: N802
+    def AbandonTaskOrchestratorWorkItem(
+        self, request: Any, context: Any
+    ) -> pb.AbandonOrchestrationTaskResponse:  # noqa: N802
         with self.cond:
             self.abandoned.append(("orchestration", request.completionToken))
             self.cond.notify_all()
@@ -143,8 +149,9 @@ def sidecar() -> Iterator[SidecarServer]:
         server.stop()
 
 
-def activity_item(name: str, value: str | None = None, *, task_id: int = 1, token: str = "t1",
-                  instance_id: str = "inst") -> pb.WorkItem:
+def activity_item(
+    name: str, value: str | None = None, *, task_id: int = 1, token: str = "t1", instance_id: str = "inst"
+) -> pb.WorkItem:
     req = pb.ActivityRequest(name=name, taskId=task_id)
     req.orchestrationInstance.instanceId = instance_id
     if value is not None:

@@ -27,8 +27,12 @@ def greet(ctx, name):  # type: ignore[no-untyped-def]
 
 
 def test_metadata_on_hello_stream_and_completions(sidecar: SidecarServer) -> None:
-    worker = DurableTaskSchedulerWorker(host_address=f"http://{sidecar.address}", taskhub="hub1",
-                                        token_credential=Cred(), resiliency_options=FAST)
+    worker = DurableTaskSchedulerWorker(
+        host_address=f"http://{sidecar.address}",
+        taskhub="hub1",
+        token_credential=Cred(),
+        resiliency_options=FAST,
+    )
     worker.add_activity(greet)
     with worker:
         worker.start()
@@ -45,7 +49,9 @@ def test_metadata_on_hello_stream_and_completions(sidecar: SidecarServer) -> Non
 
 
 def test_options_form_registers_functions(sidecar: SidecarServer) -> None:
-    opts = DurableTaskSchedulerWorkerOptions(host=f"http://{sidecar.address}", secure_channel=True, taskhub="default")
+    opts = DurableTaskSchedulerWorkerOptions(
+        host=f"http://{sidecar.address}", secure_channel=True, taskhub="default"
+    )
     worker = DurableTaskSchedulerWorker(options=opts, activities=[greet], resiliency_options=FAST)
     assert worker.taskhub == "default"
     with worker:

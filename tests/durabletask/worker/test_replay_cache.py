@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import itertools
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,13 +39,17 @@ def started_events(counter: itertools.count) -> pb.HistoryEvent:
     return h.new_orchestrator_started_event(_BASE + timedelta(seconds=next(counter)))
 
 
-def confirmations(actions: list[pb.OrchestratorAction]) -> tuple[list[pb.HistoryEvent], list[pb.HistoryEvent]]:
+def confirmations(
+    actions: list[pb.OrchestratorAction],
+) -> tuple[list[pb.HistoryEvent], list[pb.HistoryEvent]]:
     """History events confirming ``actions`` and the results the next episode delivers."""
     confirmed, results = [], []
     for a in actions:
         kind = a.WhichOneof("orchestratorActionType")
         if kind == "scheduleTask":
-            confirmed.append(h.new_task_scheduled_event(a.id, a.scheduleTask.name, a.scheduleTask.input.value))
+            confirmed.append(
+                h.new_task_scheduled_event(a.id, a.scheduleTask.name, a.scheduleTask.input.value)
+            )
             if a.scheduleTask.name == "fail":
                 results.append(h.new_task_failed_event(a.id, ValueError("no")))
             else:
@@ -80,7 +84,11 @@ def simulate(cache: ReplayStateCache | None, n: int = 6) -> list[list[pb.Orchest
         new = [started_events(clock)] + results[:1]  # one result per episode
         pending = results[1:]
         while pending:  # deliver the rest one by one (fan-in)
-            result = executor.execute("i1", past, new) if cache is None else cache.execute(executor, "i1", past, new)
+            result = (
+                executor.execute("i1", past, new)
+                if cache is None
+                else cache.execute(executor, "i1", past, new)
+            )
             episodes.append(list(result.actions))
             past = past + new
             new = [started_events(clock), pending.pop(0)]
@@ -94,7 +102,8 @@ def test_incremental_replay_matches_full_replay() -> None:
     assert len(full) == len(fast) > 8
     for a, b in zip(full, fast):
         assert [x.SerializeToString(deterministic=True) for x in a] == [
-            x.SerializeToString(deterministic=True) for x in b]
+            x.SerializeToString(deterministic=True) for x in b
+        ]
     final = full[-1][-1].completeOrchestration
     assert json.loads(final.result.value) == sum(2 * i for i in range(6)) + 1000 + 6
     assert cache.hits >= len(fast) - 2
@@ -114,8 +123,10 @@ def test_history_that_is_not_an_extension_is_replayed_in_full() -> None:
     assert [a.SerializeToString() for a in again.actions] == [a.SerializeToString() for a in first.actions]
     assert cache.misses == 2 and cache.hits == 0
     # A different execution under the same id (restart): also a miss.
-    other = [h.new_orchestrator_started_event(),
-             h.new_execution_started_event("fan", "i1", json.dumps(5), execution_id="e2")]
+    other = [
+        h.new_orchestrator_started_event(),
+        h.new_execution_started_event("fan", "i1", json.dumps(5), execution_id="e2"),
+    ]
     cache.execute(executor, "i1", [], other)
     third = cache.execute(executor, "i1", start + confirmed, [h.new_orchestrator_started_event(), results[0]])
     assert cache.misses == 4

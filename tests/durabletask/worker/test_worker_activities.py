@@ -89,11 +89,15 @@ def test_async_activities_run_concurrently(sidecar: SidecarServer) -> None:
         worker.start()
         t0 = time.monotonic()
         for i in range(5):
-            sidecar.servicer.items.put(activity_item("pay", json.dumps({"amount": i}), task_id=i, token=f"t{i}"))
+            sidecar.servicer.items.put(
+                activity_item("pay", json.dumps({"amount": i}), task_id=i, token=f"t{i}")
+            )
         sidecar.servicer.wait_for(lambda: len(sidecar.servicer.activity_completions) == 5)
         elapsed = time.monotonic() - t0
     assert elapsed < 1.5  # five 0.4 s activities overlapped
-    results = sorted(json.loads(r.result.value)["transaction_id"] for r in sidecar.servicer.activity_completions)
+    results = sorted(
+        json.loads(r.result.value)["transaction_id"] for r in sidecar.servicer.activity_completions
+    )
     assert results == [f"txn_{i}" for i in range(5)]
 
 

@@ -57,8 +57,13 @@ async def test_await_start_and_async_with(sidecar: SidecarServer) -> None:
         result = await worker.start()
         assert result is None
         assert worker.is_running
-        await __import__("asyncio").get_running_loop().run_in_executor(
-            None, lambda: sidecar.servicer.wait_for(lambda: len(sidecar.servicer.requests) == 1))
+        await (
+            __import__("asyncio")
+            .get_running_loop()
+            .run_in_executor(
+                None, lambda: sidecar.servicer.wait_for(lambda: len(sidecar.servicer.requests) == 1)
+            )
+        )
     assert not worker.is_running
 
 
@@ -80,8 +85,13 @@ def test_log_handler_receives_worker_logs(sidecar: SidecarServer) -> None:
     logger.setLevel(logging.INFO)
     handler = Keep()
     try:
-        with TaskHubGrpcWorker(host_address=sidecar.address, logger=logger, log_handler=handler,
-                               log_formatter=logging.Formatter("%(message)s"), resiliency_options=FAST) as w:
+        with TaskHubGrpcWorker(
+            host_address=sidecar.address,
+            logger=logger,
+            log_handler=handler,
+            log_formatter=logging.Formatter("%(message)s"),
+            resiliency_options=FAST,
+        ) as w:
             w.start()
             assert w.wait_until_connected(5)
     finally:

@@ -26,8 +26,9 @@ def chain(ctx, name):  # type: ignore[no-untyped-def]
     return second
 
 
-def orchestration_item(past: list[pb.HistoryEvent], new: list[pb.HistoryEvent], token: str = "o1",
-                       instance_id: str = "inst") -> pb.WorkItem:
+def orchestration_item(
+    past: list[pb.HistoryEvent], new: list[pb.HistoryEvent], token: str = "o1", instance_id: str = "inst"
+) -> pb.WorkItem:
     req = pb.OrchestratorRequest(instanceId=instance_id)
     req.pastEvents.extend(past)
     req.newEvents.extend(new)
@@ -35,20 +36,30 @@ def orchestration_item(past: list[pb.HistoryEvent], new: list[pb.HistoryEvent], 
 
 
 def started(version: str | None = None, name: str = "chain") -> list[pb.HistoryEvent]:
-    return [h.new_orchestrator_started_event(),
-            h.new_execution_started_event(name, "inst", json.dumps("World"), version=version)]
+    return [
+        h.new_orchestrator_started_event(),
+        h.new_execution_started_event(name, "inst", json.dumps("World"), version=version),
+    ]
 
 
-def run_items(sidecar: SidecarServer, worker: TaskHubGrpcWorker, *items: pb.WorkItem,
-              expect: int | None = None, abandoned: int = 0) -> list[pb.OrchestratorResponse]:
+def run_items(
+    sidecar: SidecarServer,
+    worker: TaskHubGrpcWorker,
+    *items: pb.WorkItem,
+    expect: int | None = None,
+    abandoned: int = 0,
+) -> list[pb.OrchestratorResponse]:
     want = len(items) - abandoned if expect is None else expect
     with worker:
         worker.start()
         for item in items:
             sidecar.servicer.items.put(item)
         sidecar.servicer.wait_for(
-            lambda: len(sidecar.servicer.orchestrator_completions) >= want
-            and len(sidecar.servicer.abandoned) >= abandoned)
+            lambda: (
+                len(sidecar.servicer.orchestrator_completions) >= want
+                and len(sidecar.servicer.abandoned) >= abandoned
+            )
+        )
     return sidecar.servicer.orchestrator_completions
 
 
@@ -68,11 +79,16 @@ def test_first_episode_schedules_the_first_activity(sidecar: SidecarServer) -> N
 
 
 def test_replay_to_completion(sidecar: SidecarServer) -> None:
-    past = started() + [h.new_task_scheduled_event(1, "say_hello", json.dumps("World")),
-                        h.new_orchestrator_started_event(),
-                        h.new_task_completed_event(1, json.dumps("Hello World!")),
-                        h.new_task_scheduled_event(2, "say_hello", json.dumps("Hello World!"))]
-    new = [h.new_orchestrator_started_event(), h.new_task_completed_event(2, json.dumps("Hello Hello World!!"))]
+    past = started() + [
+        h.new_task_scheduled_event(1, "say_hello", json.dumps("World")),
+        h.new_orchestrator_started_event(),
+        h.new_task_completed_event(1, json.dumps("Hello World!")),
+        h.new_task_scheduled_event(2, "say_hello", json.dumps("Hello World!")),
+    ]
+    new = [
+        h.new_orchestrator_started_event(),
+        h.new_task_completed_event(2, json.dumps("Hello Hello World!!")),
+    ]
     [resp] = run_items(sidecar, new_worker(sidecar), orchestration_item(past, new))
     [action] = resp.actions
     assert action.completeOrchestration.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED
@@ -88,8 +104,13 @@ def test_unregistered_orchestrator_fails_the_instance(sidecar: SidecarServer) ->
 
 def test_version_reject_abandons(sidecar: SidecarServer) -> None:
     worker = new_worker(sidecar)
-    worker.use_versioning(VersioningOptions(version="1.0", match_strategy=VersionMatchStrategy.STRICT,
-                                            failure_strategy=VersionFailureStrategy.REJECT))
+    worker.use_versioning(
+        VersioningOptions(
+            version="1.0",
+            match_strategy=VersionMatchStrategy.STRICT,
+            failure_strategy=VersionFailureStrategy.REJECT,
+        )
+    )
     run_items(sidecar, worker, orchestration_item([], started(version="2.0"), token="v2"), abandoned=1)
     assert sidecar.servicer.abandoned == [("orchestration", "v2")]
     assert sidecar.servicer.orchestrator_completions == []
@@ -97,11 +118,19 @@ def test_version_reject_abandons(sidecar: SidecarServer) -> None:
 
 def test_version_fail_fails_and_older_versions_run(sidecar: SidecarServer) -> None:
     worker = new_worker(sidecar)
-    worker.use_versioning(VersioningOptions(version="1.10", match_strategy=VersionMatchStrategy.CURRENT_OR_OLDER,
-                                            failure_strategy=VersionFailureStrategy.FAIL))
-    resps = run_items(sidecar, worker,
-                      orchestration_item([], started(version="1.11"), token="new", instance_id="a"),
-                      orchestration_item([], started(version="1.9"), token="old", instance_id="b"))
+    worker.use_versioning(
+        VersioningOptions(
+            version="1.10",
+            match_strategy=VersionMatchStrategy.CURRENT_OR_OLDER,
+            failure_strategy=VersionFailureStrategy.FAIL,
+        )
+    )
+    resps = run_items(
+        sidecar,
+        worker,
+        orchestration_item([], started(version="1.11"), token="new", instance_id="a"),
+        orchestration_item([], started(version="1.9"), token="old", instance_id="b"),
+    )
     by_token = {r.completionToken: r for r in resps}
     failed = by_token["new"].actions[0].completeOrchestration
     assert failed.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED

@@ -33,8 +33,9 @@ def test_backoff_is_full_jitter_and_capped() -> None:
 
 
 def test_hello_then_stream_with_concurrency_numbers(sidecar: SidecarServer) -> None:
-    opts = ConcurrencyOptions(maximum_concurrent_activity_work_items=7,
-                              maximum_concurrent_orchestration_work_items=3)
+    opts = ConcurrencyOptions(
+        maximum_concurrent_activity_work_items=7, maximum_concurrent_orchestration_work_items=3
+    )
     with make_worker(sidecar, concurrency_options=opts, metadata=[("x-test", "yes")]) as worker:
         worker.start()
         sidecar.servicer.wait_for(lambda: len(sidecar.servicer.requests) == 1)
@@ -93,8 +94,11 @@ def test_hello_failures_are_retried(sidecar: SidecarServer) -> None:
 
 
 def test_silent_stream_is_dropped_by_the_watchdog(sidecar: SidecarServer) -> None:
-    opts = GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0.3,
-                                       reconnect_backoff_base_seconds=0.01, reconnect_backoff_cap_seconds=0.02)
+    opts = GrpcWorkerResiliencyOptions(
+        silent_disconnect_timeout_seconds=0.3,
+        reconnect_backoff_base_seconds=0.01,
+        reconnect_backoff_cap_seconds=0.02,
+    )
     with make_worker(sidecar, resiliency_options=opts) as worker:
         worker.start()
         s = sidecar.servicer
