@@ -23,7 +23,6 @@ from dtstudio.qtmodels.timeline_model import TimelineModel
 from durabletask.history import HistoryEvent
 
 from .background import BackgroundCalls
-from .event_text import describe_event
 from .failure import FailurePane
 from .history_pane import HistoryPane
 from .overview import STATUS_COLORS, InstanceFacts, OverviewPane, gather_facts
@@ -135,6 +134,7 @@ class InstanceDetailView(QWidget):
         self.timeline_pane.open_instance_requested.connect(self._open_other)
         self.timeline_pane.event_clicked.connect(self._on_bar_clicked)
         self.history_pane.event_selected.connect(self._on_history_selected)
+        self.history_pane.detail_changed.connect(self.timeline_pane.set_detail_text)
         self._show_placeholder("No instance selected.")
 
     # ----- public API -------------------------------------------------------------------------------
@@ -353,10 +353,8 @@ class InstanceDetailView(QWidget):
     # ----- selection between the timeline and the history -------------------------------------------
     def _on_bar_clicked(self, history_index: int) -> None:
         if 0 <= history_index < len(self._events):
+            # Selecting the row formats the event; detail_changed mirrors the text under the chart.
             self.history_pane.select_history_index(history_index)
-            self.timeline_pane.set_detail_text(
-                describe_event(self._events[history_index], history_index, self._utc)
-            )
 
     def _on_history_selected(self, history_index: int) -> None:
         self.timeline_pane.chart.select_history_index(history_index)

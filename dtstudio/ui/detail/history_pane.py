@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dtstudio.core.json_text import OFF_THREAD_THRESHOLD
 from dtstudio.qtmodels.history_model import HistoryIndexRole, HistoryTableModel
 from durabletask.history import EVENT_TYPES, HistoryEvent
 
+from .background import BackgroundCalls
 from .event_text import describe_event
 from .payloads import monospace_font
 
@@ -36,11 +38,16 @@ class HistoryPane(QWidget):
     """A sub-orchestration row was double-clicked: the child's instance id."""
     event_selected = Signal(int)
     """History position of the newly selected event."""
+    detail_changed = Signal(str)
+    """The text of the selected event (shown below the table, mirrored under the timeline)."""
 
     def __init__(self, model: HistoryTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self._utc = True
+        self._detail_token = 0
+        self._background = BackgroundCalls(self)
+        self._background.finished.connect(self._on_described)
         self.filter_button = QToolButton()
         self.filter_button.setText("Event types: all")
         self.filter_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -167,11 +174,35 @@ class HistoryPane(QWidget):
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
-            self.detail.setPlainText("")
+            self._set_detail("")
             return
         position = int(self.model.data(current, HistoryIndexRole))
-        self.detail.setPlainText(describe_event(self.model.events()[position], position, self._utc))
+        self._describe(position)
         self.event_selected.emit(position)
+
+    def _describe(self, position: int) -> None:
+        """Fill the detail area; events with big payloads are formatted in a worker thread."""
+        event = self.model.events()[position]
+        size = len(event.input or "") + len(event.result or "")
+        if size <= OFF_THREAD_THRESHOLD:
+            self._detail_token = 0
+            self._set_detail(describe_event(event, position, self._utc))
+            return
+        self._set_detail(f"{event.event_type}: formatting {size:,} characters\u2026")
+        self._detail_token = self._background.submit(describe_event, event, position, self._utc)
+
+    def _on_described(self, token: int, text: object) -> None:
+        if token == self._detail_token and isinstance(text, str):
+            self._detail_token = 0
+            self._set_detail(text)
+
+    def _set_detail(self, text: str) -> None:
+        self.detail.setPlainText(text)
+        self.detail_changed.emit(text)
+
+    def detail_pending(self) -> bool:
+        """The selected event's text is still being formatted."""
+        return self._detail_token != 0
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
         if not index.isValid():
@@ -186,12 +217,13 @@ class HistoryPane(QWidget):
         self.model.set_utc(utc)
         current = self.selected_history_index()
         if current is not None:
-            self.detail.setPlainText(describe_event(self.model.events()[current], current, utc))
+            self._describe(current)
 
     def clear_selection(self) -> None:
         self.table.selectionModel().clearSelection()
         self.table.selectionModel().setCurrentIndex(QModelIndex(), QItemSelectionModel.SelectionFlag.Clear)
-        self.detail.setPlainText("")
+        self._detail_token = 0
+        self._set_detail("")
 
 
 def child_instance_of(events: list[HistoryEvent], position: int) -> str | None:

@@ -355,3 +355,22 @@ def test_time_zone_filter_menu_parent_link_zoom_and_hidden_view_stops_polling(vi
     with qtbot.waitSignal(view.open_instance_requested) as opened, qtbot.waitSignal(view.loaded, timeout=5000):
         view.overview.labels["Parent"].linkActivated.emit("grandparent")
     assert opened.args == ["grandparent"] and view.back_stack() == ["p"]
+
+
+def test_selecting_an_event_with_a_big_payload_formats_it_off_the_gui_thread(view, qtbot):
+    big = "[" + ",".join(str(i) for i in range(20000)) + "]"
+    b = (HistoryBuilder().started(0).execution_started(0).scheduled(0, 1, "load").done(0)
+         .started(1).completed(1, 1, big).done(1).execution_completed(1, result='"ok"'))
+    client = FakeClient()
+    client.states["b"] = state("b", Status.COMPLETED)
+    client.histories["b"] = b.events
+    view.set_client(client)
+    with qtbot.waitSignal(view.loaded, timeout=5000):
+        view.show_instance("b")
+    position = next(i for i, e in enumerate(b.events) if e.event_type == "TaskCompleted")
+    view.history_pane.select_history_index(position)
+    assert view.history_pane.detail_pending()
+    qtbot.waitUntil(lambda: not view.history_pane.detail_pending(), timeout=5000)
+    text = view.history_pane.detail.toPlainText()
+    assert text.startswith("TaskCompleted") and "\n  19999\n]" in text
+    assert view.timeline_pane.detail.toPlainText() == text  # mirrored under the chart
