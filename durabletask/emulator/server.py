@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,22 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail early, with one clear message, if ``host:port`` cannot be bound (before gRPC logs noise)."""
+    name = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    for family, kind, proto, _, addr in infos:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(addr)
+            except OSError as exc:
+                raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 class EmulatorServer:
@@ -103,6 +120,8 @@ class EmulatorServer:
         """Open the database and serve on background threads (returns at once)."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
+        if self._requested_port:
+            _check_port_free(self.host, self._requested_port)
         store = Store(self.db_path)
         engine = Engine(store, self._options)
         server = grpc.server(

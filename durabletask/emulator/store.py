@@ -177,7 +177,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             target = str(self.path)
         self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
-                                   cached_statements=256)
+                                   cached_statements=256, timeout=0.5)
         try:
             self._configure()
             self._migrate()
