@@ -153,14 +153,31 @@ class Timeline:
     """The execution completed, failed or was terminated: nothing extends to "now"."""
     span_by_event: dict[int, tuple[int, int]] = field(default_factory=dict)
     """History index -> (row, span) for the events that open or close a span."""
+    _pending: tuple[bool, datetime | None] | None = field(default=None, init=False, repr=False, compare=False)
 
     def range_end(self, now: datetime) -> datetime | None:
-        """Right edge of the chart: the last timestamp, or ``now`` while something runs."""
+        """Right edge of the chart: the last timestamp, or ``now`` (and the next timer due) while running."""
         if self.end is None:
             return None
-        if self.finished or not any(s.end is None for r in self.rows for s in r.spans):
+        pending = self._pending_summary()
+        if self.finished or not pending[0]:
             return self.end
-        return max(self.end, now)
+        end = max(self.end, now)
+        return max(end, pending[1]) if pending[1] is not None else end
+
+    def _pending_summary(self) -> tuple[bool, datetime | None]:
+        """(anything still running, latest fire time of a pending timer); computed once."""
+        if self._pending is None:
+            running = False
+            latest: datetime | None = None
+            for row in self.rows:
+                for span in row.spans:
+                    if span.end is None:
+                        running = True
+                        if span.fire_at is not None and (latest is None or span.fire_at > latest):
+                            latest = span.fire_at
+            self._pending = (running, latest)
+        return self._pending
 
     @property
     def span_count(self) -> int:

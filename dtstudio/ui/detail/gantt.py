@@ -430,7 +430,7 @@ class GanttChart(QAbstractScrollArea):
         for r in range(first, last + 1):
             for s_index, span in enumerate(tl.rows[r].spans):
                 rect = self._bar_rect(r, span, now)
-                if rect.right() < left_limit or rect.left() > right_limit:
+                if rect.left() > right_limit or (rect.right() < left_limit and span.end is not None):
                     continue
                 self._paint_bar(p, rect, span, (r, s_index) == self._selected, fm, text_color)
 
@@ -492,6 +492,13 @@ class GanttChart(QAbstractScrollArea):
         text_color: QColor,
     ) -> None:
         color = span_color(span)
+        if span.end is None and span.fire_at is not None:
+            # A pending timer: a dashed outline up to when it is due.
+            due = self.x_of(span.fire_at)
+            if due > rect.right():
+                p.setPen(QPen(color, 1, Qt.PenStyle.DashLine))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRoundedRect(QRectF(rect.left(), rect.top(), due - rect.left(), rect.height()), 2.5, 2.5)
         if span.kind is SpanKind.RETRY_DELAY:
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QBrush(color, Qt.BrushStyle.BDiagPattern))

@@ -265,3 +265,12 @@ def test_timer_fired_stamped_at_creation_still_lasts_until_fire_at_and_start_cov
     delay = next(s for s in tl.rows[1].spans if s.kind is SpanKind.RETRY_DELAY)
     assert (delay.start, delay.end) == (T0 + timedelta(seconds=2), T0 + timedelta(seconds=5))
     assert tl.start == T0  # the executionStarted stamp is earlier than the first orchestratorStarted
+
+
+def test_range_of_a_running_instance_reaches_now_and_the_next_pending_timer():
+    b = HistoryBuilder().started(0).execution_started(0).timer_created(0, 1, 100).done(0)
+    tl = build_timeline(b.events)
+    assert tl.range_end(T0 + timedelta(seconds=10)) == T0 + timedelta(seconds=100)
+    assert tl.range_end(T0 + timedelta(seconds=500)) == T0 + timedelta(seconds=500)
+    b.started(100).timer_fired(100, 1).done(100).execution_completed(100)
+    assert build_timeline(b.events).range_end(T0 + timedelta(seconds=500)) == T0 + timedelta(seconds=100)

@@ -333,9 +333,16 @@ def test_time_zone_filter_menu_parent_link_zoom_and_hidden_view_stops_polling(vi
     qtbot.waitUntil(lambda: chart.viewport().width() > 300)
     before = chart.scale()
     pos = QPointF(600, 60)
-    wheel = QWheelEvent(pos, chart.viewport().mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase,
-                        False)
+    wheel = QWheelEvent(
+        pos,
+        chart.viewport().mapToGlobal(pos),
+        QPoint(0, 0),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(chart.viewport(), wheel)
     assert chart.scale() == pytest.approx(before * 1.25)
 
@@ -352,15 +359,27 @@ def test_time_zone_filter_menu_parent_link_zoom_and_hidden_view_stops_polling(vi
     # The parent link opens the parent (and Back returns).
     view.tabs.setCurrentIndex(view.TAB_OVERVIEW)
     assert view.overview.text_of("Parent") == "grandparent"
-    with qtbot.waitSignal(view.open_instance_requested) as opened, qtbot.waitSignal(view.loaded, timeout=5000):
+    with (
+        qtbot.waitSignal(view.open_instance_requested) as opened,
+        qtbot.waitSignal(view.loaded, timeout=5000),
+    ):
         view.overview.labels["Parent"].linkActivated.emit("grandparent")
     assert opened.args == ["grandparent"] and view.back_stack() == ["p"]
 
 
 def test_selecting_an_event_with_a_big_payload_formats_it_off_the_gui_thread(view, qtbot):
     big = "[" + ",".join(str(i) for i in range(20000)) + "]"
-    b = (HistoryBuilder().started(0).execution_started(0).scheduled(0, 1, "load").done(0)
-         .started(1).completed(1, 1, big).done(1).execution_completed(1, result='"ok"'))
+    b = (
+        HistoryBuilder()
+        .started(0)
+        .execution_started(0)
+        .scheduled(0, 1, "load")
+        .done(0)
+        .started(1)
+        .completed(1, 1, big)
+        .done(1)
+        .execution_completed(1, result='"ok"')
+    )
     client = FakeClient()
     client.states["b"] = state("b", Status.COMPLETED)
     client.histories["b"] = b.events
