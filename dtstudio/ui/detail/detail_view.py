@@ -149,8 +149,10 @@ class InstanceDetailView(QWidget):
                 self._set_banner("Not connected: showing the last loaded data.", error=False)
                 self.live_label.setText("")
         elif self._instance_id is not None:
+            # A load still running on the previous client is dropped; reload from the new one.
+            self._cancel_load()
             self._last_updated = object()
-            self.refresh()
+            self._start_load()
 
     def show_instance(self, instance_id: str) -> None:
         """Show an instance: loads its state and history asynchronously and follows it while it runs."""

@@ -393,3 +393,19 @@ def test_selecting_an_event_with_a_big_payload_formats_it_off_the_gui_thread(vie
     text = view.history_pane.detail.toPlainText()
     assert text.startswith("TaskCompleted") and "\n  19999\n]" in text
     assert view.timeline_pane.detail.toPlainText() == text  # mirrored under the chart
+
+
+def test_a_new_client_replaces_a_load_stuck_on_the_old_one(view, qtbot):
+    class Stuck(FakeClient):
+        async def get_orchestration_state(self, instance_id, fetch_payloads=True):
+            await asyncio.Event().wait()
+
+    good = FakeClient()
+    good.states["s"] = state("s", Status.COMPLETED, output='"from the new client"')
+    good.histories["s"] = HistoryBuilder().started(0).execution_started(0).events
+    view.set_client(Stuck())
+    view.show_instance("s")
+    assert "Loading s" in view.banner.text()
+    with qtbot.waitSignal(view.loaded, timeout=5000):
+        view.set_client(good)
+    assert view.output_view.text() == '"from the new client"'
