@@ -38,6 +38,12 @@ def parse_json_input(text: str, *, what: str = "input") -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise JsonInputError(f"{exc.msg} in the {what}", exc.lineno, exc.colno) from None
+        msg = exc.msg
+        before = text[: exc.pos].rstrip()
+        if before.endswith(",") and msg.startswith(("Expecting property name", "Expecting value", "Illegal trailing comma")):
+            msg = "a trailing comma is not allowed in JSON"
+        elif "'" in text and msg.startswith("Expecting property name enclosed in double quotes"):
+            msg += " (JSON uses \"double quotes\", not 'single quotes')"
+        raise JsonInputError(f"{msg} in the {what}", exc.lineno, exc.colno) from None
     except RecursionError:
         raise JsonInputError(f"the {what} is nested too deeply", 1, 1) from None

@@ -41,7 +41,7 @@ class StartDialog(FormDialog):
     """Start a new orchestration: name, optional ID, JSON input, version, tags, scheduled start."""
 
     def __init__(self, known_names: list[str], parent: QWidget | None = None) -> None:
-        super().__init__("Start new orchestration", "Start", parent=parent)
+        super().__init__("Start new orchestration", "Start", parent=parent, stretch=False)
         self.resize(520, 420)
         self.name = QComboBox(self)
         self.name.setEditable(True)
@@ -80,7 +80,7 @@ class StartDialog(FormDialog):
         try:
             value = self.input.value()
         except JsonInputError as exc:
-            raise ValueError(f"The input is not valid JSON. {exc}") from None
+            raise ValueError(f"The input is not valid JSON (line {exc.line}, column {exc.column}); see above.") from None
         start_at: datetime | None = None
         if self.schedule.isChecked():
             start_at = self.start_at.dateTime().toPython().astimezone(timezone.utc)
@@ -98,7 +98,7 @@ class RaiseEventDialog(FormDialog):
     """Raise a named event with an optional JSON payload."""
 
     def __init__(self, ids: list[str], parent: QWidget | None = None) -> None:
-        super().__init__("Raise event", "Raise event", f"Send an event to {_targets_text(ids)}.", parent)
+        super().__init__("Raise event", "Raise event", f"Send an event to {_targets_text(ids)}.", parent, stretch=False)
         self.resize(480, 320)
         self.event_name = QLineEdit(self)
         self.event_name.setPlaceholderText("the name the orchestrator waits for")
@@ -113,7 +113,7 @@ class RaiseEventDialog(FormDialog):
         try:
             data = self.data.value()
         except JsonInputError as exc:
-            raise ValueError(f"The event data is not valid JSON. {exc}") from None
+            raise ValueError(f"The event data is not valid JSON (line {exc.line}, column {exc.column}); see above.") from None
         return {"event_name": name, "data": data}
 
 

@@ -43,14 +43,14 @@ class ConnectionDialog(QDialog):
         self.name = QLineEdit(self)
         self.kind = QComboBox(self)
         for kind, label in _KIND_LABELS.items():
-            self.kind.addItem(label, kind)
+            self.kind.addItem(label, kind.value)
         self.endpoint = QLineEdit(self)
         self.endpoint.setPlaceholderText("http://localhost:8080 or https://<scheduler>.<region>.durabletask.io")
         self.taskhub = QLineEdit(self)
         self.taskhub.setPlaceholderText("default")
         self.credential = QComboBox(self)
         for cred in CredentialKind:
-            self.credential.addItem(cred.label, cred)
+            self.credential.addItem(cred.label, cred.value)
         self.client_id = QLineEdit(self)
         self.client_id.setPlaceholderText("optional: user-assigned identity's client ID")
         self.note = QLabel(
@@ -124,32 +124,43 @@ class ConnectionDialog(QDialog):
             return
         self._editing = p.name
         self.name.setText(p.name)
-        self.kind.setCurrentIndex(self.kind.findData(p.kind))
+        self.credential.blockSignals(True)
+        self.credential.setCurrentIndex(self.credential.findData(p.credential.value))
+        self.credential.blockSignals(False)
+        self.kind.setCurrentIndex(self.kind.findData(p.kind.value))
         self.endpoint.setText(p.endpoint)
         self.taskhub.setText(p.taskhub)
-        self.credential.setCurrentIndex(self.credential.findData(p.credential))
+        self.credential.setCurrentIndex(self.credential.findData(p.credential.value))
         self.client_id.setText(p.managed_identity_client_id)
         self.error_label.hide()
         self._update_enabled()
 
+    def _kind(self) -> BackendKind:
+        return BackendKind(self.kind.currentData() or BackendKind.EMULATOR.value)
+
+    def _credential(self) -> CredentialKind:
+        return CredentialKind(self.credential.currentData() or CredentialKind.NONE.value)
+
     def _update_enabled(self) -> None:
-        kind = self.kind.currentData()
+        kind = self._kind()
         embedded = kind is BackendKind.EMBEDDED
         self.endpoint.setEnabled(not embedded)
         self.credential.setEnabled(kind is BackendKind.AZURE)
         if kind is not BackendKind.AZURE:
-            self.credential.setCurrentIndex(self.credential.findData(CredentialKind.NONE))
-        self.client_id.setEnabled(kind is BackendKind.AZURE and self.credential.currentData() is CredentialKind.MANAGED_IDENTITY)
+            self.credential.setCurrentIndex(self.credential.findData(CredentialKind.NONE.value))
+        elif self._credential() is CredentialKind.NONE:
+            self.credential.setCurrentIndex(self.credential.findData(CredentialKind.DEFAULT.value))
+        self.client_id.setEnabled(kind is BackendKind.AZURE and self._credential() is CredentialKind.MANAGED_IDENTITY)
         self.delete_button.setEnabled(not embedded)
         self.name.setReadOnly(embedded)
 
     def current_profile(self) -> ConnectionProfile:
         return ConnectionProfile(
             name=self.name.text().strip(),
-            kind=self.kind.currentData(),
+            kind=self._kind(),
             endpoint=self.endpoint.text().strip(),
             taskhub=self.taskhub.text().strip() or "default",
-            credential=self.credential.currentData(),
+            credential=self._credential(),
             managed_identity_client_id=self.client_id.text().strip(),
         )
 

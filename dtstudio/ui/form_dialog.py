@@ -25,7 +25,9 @@ class FormDialog(QDialog):
 
     submitted = Signal(dict)
 
-    def __init__(self, title: str, ok_text: str = "OK", intro: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, ok_text: str = "OK", intro: str = "", parent: QWidget | None = None, *, stretch: bool = True
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setWindowModality(Qt.WindowModality.WindowModal)
@@ -44,6 +46,8 @@ class FormDialog(QDialog):
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.hide()
         self._layout.addWidget(self.error_label)
+        if stretch:  # forms without a growing editor keep their rows together at the top
+            self._layout.addStretch(1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText(ok_text)

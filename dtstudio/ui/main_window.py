@@ -330,7 +330,19 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def _update_palette(self) -> None:
-        self.model.set_dark(palette_is_dark(self.palette()))
+        dark = palette_is_dark(self.palette())
+        self.model.set_dark(dark)
+        if hasattr(self, "state_label") and self.connection_state:
+            self._recolor_state()
+        self.banner.setStyleSheet(
+            "background: #5c1f1f; color: #ffd7d7; padding: 6px; border-radius: 3px;" if dark
+            else "background: #fdecea; color: #8b1a1a; padding: 6px; border-radius: 3px;"
+        )
+
+    def _recolor_state(self) -> None:
+        text = self.state_label.toolTip() or self.state_label.text()
+        if self.state_label.text():
+            self._set_state_label(self.connection_state, text)
 
     def set_utc_from_action(self) -> None:
         self.set_utc(self.act_utc.isChecked())
@@ -453,11 +465,7 @@ class MainWindow(QMainWindow):
 
     def _set_state(self, state: str, message: str) -> None:
         self.connection_state = state
-        colors = {"connected": "#2e7d32", "connecting": "#b26a00", "error": "#c62828", "disconnected": "palette(mid)"}
-        dots = {"connected": "●", "connecting": "◌", "error": "●", "disconnected": "○"}
-        self.state_label.setText(f"{dots.get(state, '')} {message}")
-        self.state_label.setStyleSheet(f"color: {colors.get(state, 'palette(text)')};")
-        self.state_label.setToolTip(message)
+        self._set_state_label(state, message)
         short = {"connected": "Connected", "connecting": "Connecting…", "error": "Connection failed", "disconnected": "Not connected"}
         self.conn_status_label.setText(short.get(state, state))
         if state == "error":
@@ -469,6 +477,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(message, 8000)
         self._update_action_state()
         self._update_empty_label()
+
+    def _set_state_label(self, state: str, message: str) -> None:
+        if palette_is_dark(self.palette()):
+            colors = {"connected": "#81c784", "connecting": "#ffb74d", "error": "#ef5350", "disconnected": "palette(mid)"}
+        else:
+            colors = {"connected": "#2e7d32", "connecting": "#b26a00", "error": "#c62828", "disconnected": "palette(mid)"}
+        dots = {"connected": "●", "connecting": "◌", "error": "●", "disconnected": "○"}
+        self.state_label.setText(f"{dots.get(state, '')} {message}")
+        self.state_label.setStyleSheet(f"color: {colors.get(state, 'palette(text)')};")
+        self.state_label.setToolTip(message)
 
     def open_connection_dialog(self) -> ConnectionDialog:
         dlg = ConnectionDialog(self.store, self.profile.name if self.profile else self.store.last_used, self)

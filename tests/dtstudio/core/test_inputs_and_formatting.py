@@ -26,6 +26,13 @@ def test_bad_json_reports_line_and_column() -> None:
     assert str(info.value).startswith("Line 3, column 8:")
 
 
+def test_common_mistakes_are_named() -> None:
+    with pytest.raises(JsonInputError, match="trailing comma"):
+        parse_json_input('{"a": 1,}')
+    with pytest.raises(JsonInputError, match="double quotes"):
+        parse_json_input("{'a': 1}")
+
+
 def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
     with pytest.raises(JsonInputError):
         parse_json_input("[" * 100_000 + "]" * 100_000)

@@ -157,10 +157,6 @@ def token_emulator() -> Iterator[Any]:
     server.stop()
 
 
-@pytest.mark.xfail(
-    reason="emulator bug at the time of writing: service.py catches context.abort(UNAUTHENTICATED) "
-    "and answers INTERNAL", strict=False
-)
 async def test_rejected_credentials_are_reported_as_authentication_failure(token_emulator: Any) -> None:
     profile = _profile(token_emulator.address)
     client = open_client(profile)

@@ -241,8 +241,9 @@ def test_start_refuses_bad_json_then_starts(window: Any, sync_client: Any, qtbot
     dlg.input.set_text('{"name": "Tokyo",\n "n": }')
     dlg.tags.setText("env=test")
     dlg.submit()
-    assert dlg.error_label.isVisible() and "Line 2, column" in dlg.error_label.text()
-    assert dlg.input.error_label.isVisible()
+    assert dlg.error_label.isVisible() and "line 2, column" in dlg.error_label.text()
+    assert dlg.input.error_label.isVisible() and dlg.input.error_label.text().startswith("Line 2, column")
+    assert dlg.input.edit.textCursor().blockNumber() == 1  # the cursor jumped to the mistake
     assert sync_client.get_orchestration_state("started-here") is None
     dlg.input.set_text('{"name": "Tokyo", "n": 2}')
     dlg.submit()
