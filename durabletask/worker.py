@@ -590,7 +590,8 @@ class TaskHubGrpcWorker:
                     output = await output
                 resp = runner.activity_success(req, token, output)
             except asyncio.CancelledError:
-                self._hand_to_pool(self._abandon, "activity", token, stub)
+                # Only at shutdown: hand the item back right away (the pools may be gone).
+                self._abandon("activity", token, stub)
                 raise
             except Exception as exc:
                 self._log_activity_failure(req, exc)
