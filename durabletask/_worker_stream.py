@@ -54,6 +54,7 @@ class StreamSettings:
         )
         self.backoff_base = pick(("reconnect_backoff_base_seconds", "backoff_base_seconds"), 1.0)
         self.backoff_cap = pick(("reconnect_backoff_cap_seconds", "backoff_cap_seconds"), 30.0)
+        self.min_recreate_interval = pick(("min_recreate_interval_seconds",), 30.0)
         self.channel_recreate_failures = int(
             pick(("channel_recreate_failure_threshold", "max_transport_failures"), 5)
         )
@@ -89,6 +90,7 @@ class WorkItemStreamLoop:
         self._stream: Any = None
         self._last_seen = time.monotonic()
         self._watchdog_fired = False
+        self._stream_had_items = False
         self.channel: grpc.Channel | None = None
         self.stub: pb_grpc.TaskHubSidecarServiceStub | None = None
         #: Set whenever a stream is open (tests and ``start`` wait on it).
@@ -128,6 +130,7 @@ class WorkItemStreamLoop:
         watchdog.start()
         attempt = 0
         transport_failures = 0
+        last_recreate = float("-inf")
         try:
             while not self._stop.is_set():
                 if self.channel is None:
@@ -146,6 +149,10 @@ class WorkItemStreamLoop:
                     code = err.code() if hasattr(err, "code") else None
                     if self._stop.is_set():
                         break
+                    if self._stream_had_items:
+                        # The connection worked for a while: start the backoff over.
+                        attempt = 0
+                        transport_failures = 0
                     if code in _TRANSPORT_CODES:
                         transport_failures += 1
                     reason = "silent disconnect" if self._watchdog_fired else f"{code}: {_details(err)}"
@@ -158,7 +165,13 @@ class WorkItemStreamLoop:
                     self.connected.clear()
                     with self._lock:
                         self._stream = None
-                if self._owns_channel and transport_failures >= self.settings.channel_recreate_failures:
+                if (
+                    self._owns_channel
+                    and self.settings.channel_recreate_failures > 0
+                    and transport_failures >= self.settings.channel_recreate_failures
+                    and time.monotonic() - last_recreate >= self.settings.min_recreate_interval
+                ):
+                    last_recreate = time.monotonic()
                     self._log.info(
                         "Recreating the gRPC channel after %d transport failures", transport_failures
                     )
@@ -189,10 +202,12 @@ class WorkItemStreamLoop:
         self.connected.set()
         self._log.info("Connected to the backend; waiting for work items")
         got_items = False
+        self._stream_had_items = False
         on_item = self._on_item
         for item in stream:
             self._last_seen = time.monotonic()
-            got_items = True
+            if not got_items:
+                got_items = self._stream_had_items = True
             on_item(item, stub)
         self._log.info("The backend ended the work item stream")
         return got_items

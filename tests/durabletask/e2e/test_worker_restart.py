@@ -62,3 +62,38 @@ def test_a_second_worker_takes_over(client: TaskHubGrpcClient, start_worker: Wor
     state = client.wait_for_orchestration_completion(iid, timeout=30)
     assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
     assert state.get_output() == 30
+
+
+def test_worker_reconnects_after_the_backend_restarts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from durabletask.emulator import EmulatorServer
+    from durabletask.worker import TaskHubGrpcWorker
+
+    from .conftest import FAST_RECONNECT
+
+    @task.orchestrator
+    def waiter(ctx: task.OrchestrationContext, _: object):
+        value = yield ctx.wait_for_external_event("go")
+        return value
+
+    db = tmp_path / "emu.db"
+    server = EmulatorServer(port=0, db_path=str(db))
+    server.start()
+    port = server.port
+    worker = TaskHubGrpcWorker(host_address=f"127.0.0.1:{port}", resiliency_options=FAST_RECONNECT)
+    worker.add_orchestrator(waiter)
+    worker.start()
+    try:
+        with TaskHubGrpcClient(host_address=f"127.0.0.1:{port}") as c:
+            iid = c.schedule_new_orchestration(waiter)
+            c.wait_for_orchestration_start(iid, timeout=10)
+        server.stop()
+        server = EmulatorServer(port=port, db_path=str(db))
+        server.start()
+        with TaskHubGrpcClient(host_address=f"127.0.0.1:{port}") as c:
+            c.raise_orchestration_event(iid, "go", data="back")
+            state = c.wait_for_orchestration_completion(iid, timeout=20)
+        assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
+        assert state.get_output() == "back"
+    finally:
+        worker.stop()
+        server.stop()
