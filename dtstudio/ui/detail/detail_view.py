@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QTabWidget, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 from dtstudio.core.timeline import Timeline, build_timeline, format_time
 from dtstudio.qtmodels.history_model import HistoryTableModel
@@ -81,6 +81,7 @@ class InstanceDetailView(QWidget):
         QShortcut(QKeySequence("Alt+Left"), self, self.go_back)
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.status_chip = QLabel()
         self.status_chip.setTextFormat(Qt.TextFormat.PlainText)

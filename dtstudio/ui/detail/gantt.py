@@ -42,7 +42,8 @@ __all__ = ["GanttChart"]
 _ROW_H = 22
 _BAR_PAD = 4
 _HEADER_H = 26
-_LABEL_W = 200
+_LABEL_W_MAX = 220
+_LABEL_W_MIN = 110
 _RIGHT_MARGIN = 24
 _MIN_BAR_W = 3
 _MAX_CONTENT_PX = 1_000_000_000
@@ -113,6 +114,7 @@ class GanttChart(QAbstractScrollArea):
         self._utc = True
         self._selected: tuple[int, int] | None = None
         self._now: datetime | None = None  # fixed "now" for tests; None = the clock
+        self._lw = _LABEL_W_MAX  # width of the row-label column (narrower in a narrow pane)
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
@@ -169,7 +171,7 @@ class GanttChart(QAbstractScrollArea):
         return max((end - tl.start).total_seconds(), 0.001)
 
     def _chart_width(self) -> int:
-        return max(self.viewport().width() - _LABEL_W - _RIGHT_MARGIN, 50)
+        return max(self.viewport().width() - self._lw - _RIGHT_MARGIN, 50)
 
     def _fit_scale(self) -> float:
         return self._chart_width() / self._range_seconds()
@@ -200,7 +202,7 @@ class GanttChart(QAbstractScrollArea):
         """Viewport x of a moment."""
         assert self._timeline.start is not None
         seconds = (when - self._timeline.start).total_seconds()
-        return _LABEL_W + seconds * self._scale - self.horizontalScrollBar().value()
+        return self._lw + seconds * self._scale - self.horizontalScrollBar().value()
 
     def bar_rect(self, row: int, span: int) -> QRectF:
         """Viewport rectangle of a bar (for tests and hit-testing)."""
@@ -217,7 +219,7 @@ class GanttChart(QAbstractScrollArea):
 
     def span_at(self, pos: QPoint) -> tuple[int, int] | None:
         """(row, span) of the bar under a viewport point, if any."""
-        if pos.x() < _LABEL_W or pos.y() < _HEADER_H or self._timeline.start is None:
+        if pos.x() < self._lw or pos.y() < _HEADER_H or self._timeline.start is None:
             return None
         row = (pos.y() - _HEADER_H + self.verticalScrollBar().value()) // _ROW_H
         if not 0 <= row < len(self._timeline.rows):
@@ -237,13 +239,13 @@ class GanttChart(QAbstractScrollArea):
         if self._timeline.start is None:
             return
         if anchor_x is None:
-            anchor_x = _LABEL_W + self._chart_width() / 2
+            anchor_x = self._lw + self._chart_width() / 2
         hbar = self.horizontalScrollBar()
-        seconds_at = (anchor_x - _LABEL_W + hbar.value()) / self._scale
+        seconds_at = (anchor_x - self._lw + hbar.value()) / self._scale
         self._scale = self._clamp_scale(self._scale * factor)
         self._fit = False
         self._update_scrollbars()
-        hbar.setValue(int(seconds_at * self._scale - (anchor_x - _LABEL_W)))
+        hbar.setValue(int(seconds_at * self._scale - (anchor_x - self._lw)))
         self.viewport().update()
         self.zoom_changed.emit(self._scale)
 
@@ -277,13 +279,14 @@ class GanttChart(QAbstractScrollArea):
         elif top + _ROW_H > vbar.value() + page:
             vbar.setValue(top + _ROW_H - page)
         rect = self.bar_rect(row, span)
-        if rect.right() < _LABEL_W or rect.left() > self.viewport().width() - _RIGHT_MARGIN:
+        if rect.right() < self._lw or rect.left() > self.viewport().width() - _RIGHT_MARGIN:
             hbar = self.horizontalScrollBar()
-            hbar.setValue(int(hbar.value() + rect.left() - _LABEL_W - 20))
+            hbar.setValue(int(hbar.value() + rect.left() - self._lw - 20))
 
     # ----- events ---------------------------------------------------------------------------------
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        self._lw = int(min(_LABEL_W_MAX, max(_LABEL_W_MIN, self.viewport().width() * 0.3)))
         if self._fit:
             self._scale = self._fit_scale()
         self._update_scrollbars()
@@ -416,17 +419,17 @@ class GanttChart(QAbstractScrollArea):
         tick_xs: list[tuple[float, float]] = []
         for k in range(max(first_tick, 0), last_tick + 1):
             seconds = k * step
-            x = _LABEL_W + seconds * self._scale - hscroll
-            if _LABEL_W <= x <= vw:
+            x = self._lw + seconds * self._scale - hscroll
+            if self._lw <= x <= vw:
                 tick_xs.append((x, seconds))
                 p.setPen(QPen(grid_color, 1))
                 p.drawLine(int(x), _HEADER_H, int(x), vh)
 
         # Bars.
         fm = QFontMetrics(self.font())
-        p.setClipRect(QRect(_LABEL_W, _HEADER_H, vw - _LABEL_W, vh - _HEADER_H))
+        p.setClipRect(QRect(self._lw, _HEADER_H, vw - self._lw, vh - _HEADER_H))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        left_limit, right_limit = float(_LABEL_W - 10), float(vw + 10)
+        left_limit, right_limit = float(self._lw - 10), float(vw + 10)
         for r in range(first, last + 1):
             for s_index, span in enumerate(tl.rows[r].spans):
                 rect = self._bar_rect(r, span, now)
@@ -437,7 +440,7 @@ class GanttChart(QAbstractScrollArea):
         # "Now" line while the instance runs.
         if not tl.finished:
             x = self.x_of(now)
-            if _LABEL_W <= x <= vw:
+            if self._lw <= x <= vw:
                 p.setPen(QPen(QColor(229, 57, 53), 1, Qt.PenStyle.DashLine))
                 p.drawLine(int(x), _HEADER_H, int(x), vh)
         p.setClipping(False)
@@ -445,11 +448,11 @@ class GanttChart(QAbstractScrollArea):
 
         # Row labels.
         base = pal.color(QPalette.ColorRole.Base)
-        p.fillRect(0, _HEADER_H, _LABEL_W, vh - _HEADER_H, base)
+        p.fillRect(0, _HEADER_H, self._lw, vh - _HEADER_H, base)
         for r in range(first, last + 1):
             y = _HEADER_H + r * _ROW_H - vscroll
             if r % 2:
-                p.fillRect(0, y, _LABEL_W, _ROW_H, alt)
+                p.fillRect(0, y, self._lw, _ROW_H, alt)
             row = tl.rows[r]
             chip = QRectF(6, y + 7, 8, 8)
             p.fillRect(chip, span_color(row.spans[-1]))
@@ -457,21 +460,21 @@ class GanttChart(QAbstractScrollArea):
             if row.attempts > 1:
                 label += f"  \u00d7{row.attempts}"
             p.setPen(text_color)
-            text = fm.elidedText(label, Qt.TextElideMode.ElideRight, _LABEL_W - 26)
-            p.drawText(QRect(20, y, _LABEL_W - 24, _ROW_H), Qt.AlignmentFlag.AlignVCenter, text)
+            text = fm.elidedText(label, Qt.TextElideMode.ElideRight, self._lw - 26)
+            p.drawText(QRect(20, y, self._lw - 24, _ROW_H), Qt.AlignmentFlag.AlignVCenter, text)
         p.setPen(QPen(grid_color, 1))
-        p.drawLine(_LABEL_W - 1, _HEADER_H, _LABEL_W - 1, vh)
+        p.drawLine(self._lw - 1, _HEADER_H, self._lw - 1, vh)
 
         # Header: time axis.
         p.fillRect(0, 0, vw, _HEADER_H, pal.color(QPalette.ColorRole.Window))
         p.setPen(text_color)
         p.drawText(
-            QRect(6, 0, _LABEL_W - 8, _HEADER_H),
+            QRect(6, 0, self._lw - 8, _HEADER_H),
             Qt.AlignmentFlag.AlignVCenter,
             fm.elidedText(
                 f"0 = {format_time(tl.start, self._utc, with_date=False)}",
                 Qt.TextElideMode.ElideRight,
-                _LABEL_W - 10,
+                self._lw - 10,
             ),
         )
         for x, seconds in tick_xs:

@@ -7,7 +7,15 @@ cut for display (Copy still copies everything).
 from __future__ import annotations
 
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dtstudio.core.json_text import OFF_THREAD_THRESHOLD, PrettyText, pretty_json
 
@@ -36,6 +44,7 @@ class PayloadView(QWidget):
         self.title = QLabel(f"<b>{title}</b>")
         self.note = QLabel()
         self.note.setStyleSheet("color: gray")
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip(f"Copy the {title.lower()} to the clipboard")
         self.copy_button.clicked.connect(self.copy)

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QSizePolicy,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -22,18 +23,20 @@ from .payloads import monospace_font
 __all__ = ["TimelinePane"]
 
 
+_LEGEND_NAMES = [
+    ("completed", OUTCOME_COLORS[SpanOutcome.COMPLETED]),
+    ("failed", OUTCOME_COLORS[SpanOutcome.FAILED]),
+    ("running", OUTCOME_COLORS[SpanOutcome.RUNNING]),
+    ("timer", KIND_COLORS[SpanKind.TIMER]),
+    ("event wait", KIND_COLORS[SpanKind.EXTERNAL_EVENT]),
+    ("retry delay", KIND_COLORS[SpanKind.RETRY_DELAY]),
+    ("not finished", OUTCOME_COLORS[SpanOutcome.CANCELED]),
+]
+
+
 def _legend_html() -> str:
-    entries = [
-        ("completed", OUTCOME_COLORS[SpanOutcome.COMPLETED]),
-        ("failed", OUTCOME_COLORS[SpanOutcome.FAILED]),
-        ("running", OUTCOME_COLORS[SpanOutcome.RUNNING]),
-        ("timer", KIND_COLORS[SpanKind.TIMER]),
-        ("event wait", KIND_COLORS[SpanKind.EXTERNAL_EVENT]),
-        ("retry delay", KIND_COLORS[SpanKind.RETRY_DELAY]),
-        ("not finished", OUTCOME_COLORS[SpanOutcome.CANCELED]),
-    ]
     return "&nbsp;&nbsp;".join(
-        f"<span style='color:{color.name()}'>&#9632;</span>&nbsp;{name}" for name, color in entries
+        f"<span style='color:{color.name()}'>&#9632;</span>&nbsp;{name}" for name, color in _LEGEND_NAMES
     )
 
 
@@ -61,21 +64,24 @@ class TimelinePane(QWidget):
         self.fit_button.clicked.connect(self.chart.zoom_to_fit)
         legend = QLabel(_legend_html())
         legend.setTextFormat(Qt.TextFormat.RichText)
-        hint = QLabel("click a bar for its event, double-click a sub-orchestration to open it")
-        hint.setStyleSheet("color: gray")
+        # The legend is cut rather than widening the pane when the detail view is narrow.
+        legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        legend.setMinimumWidth(0)
+        legend.setToolTip("Bar colours: " + ", ".join(n for n, _ in _LEGEND_NAMES))
         self.detail = QPlainTextEdit()
         self.detail.setReadOnly(True)
         self.detail.setFont(monospace_font())
-        self.detail.setPlaceholderText("Click a bar to see its event here (it is also selected in History).")
+        self.detail.setPlaceholderText(
+            "Click a bar to see its event here (it is also selected in History).\n"
+            "Double-click a sub-orchestration bar to open the child. Ctrl+wheel zooms, Shift+wheel scrolls in time."
+        )
 
         top = QHBoxLayout()
         top.addWidget(self.zoom_out_button)
         top.addWidget(self.zoom_in_button)
         top.addWidget(self.fit_button)
         top.addSpacing(12)
-        top.addWidget(legend)
-        top.addStretch(1)
-        top.addWidget(hint)
+        top.addWidget(legend, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.chart)
         splitter.addWidget(self.detail)
