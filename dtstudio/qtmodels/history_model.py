@@ -30,8 +30,8 @@ HistoryIndexRole = Qt.ItemDataRole.UserRole + 1
 HistoryEventRole = Qt.ItemDataRole.UserRole + 2
 """The row's :class:`~durabletask.history.HistoryEvent`."""
 
-HISTORY_COLUMNS: tuple[str, ...] = ("#", "Event id", "Type", "Time", "Elapsed", "Name", "Task id", "Payload")
-_SEQ, _EVENT_ID, _TYPE, _TIME, _ELAPSED, _NAME, _TASK, _PAYLOAD = range(len(HISTORY_COLUMNS))
+HISTORY_COLUMNS: tuple[str, ...] = ("#", "Event id", "Type", "Name", "Task id", "Time", "Elapsed", "Payload")
+_SEQ, _EVENT_ID, _TYPE, _NAME, _TASK, _TIME, _ELAPSED, _PAYLOAD = range(len(HISTORY_COLUMNS))
 
 #: Event types that report a failure (shown in red).
 FAILURE_TYPES = frozenset({"TaskFailed", "SubOrchestrationInstanceFailed", "EntityOperationFailed"})
@@ -208,7 +208,9 @@ class HistoryTableModel(QAbstractTableModel):
             if column == _PAYLOAD:
                 return one_line_preview(event.payload, 1000) or None
             if column == _TIME:
-                return format_time(event.timestamp, not self._utc)
+                # The cell shows the time of day; the tooltip gives the date, in UTC and local time.
+                utc, local = format_time(event.timestamp, True), format_time(event.timestamp, False)
+                return f"{utc}\n{local} (local)" if event.timestamp else None
             return None
         if role == HistoryIndexRole:
             return position
@@ -236,7 +238,7 @@ class HistoryTableModel(QAbstractTableModel):
         if column == _TYPE:
             return event.event_type
         if column == _TIME:
-            return format_time(event.timestamp, self._utc)
+            return format_time(event.timestamp, self._utc, with_date=False)
         if column == _ELAPSED:
             if event.timestamp is None or self._t0 is None:
                 return ""

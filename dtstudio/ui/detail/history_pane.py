@@ -28,7 +28,7 @@ from .payloads import monospace_font
 
 __all__ = ["HistoryPane"]
 
-_WIDTHS = (52, 64, 220, 190, 80, 200, 60)
+_WIDTHS = (48, 60, 210, 170, 56, 105, 70)
 
 
 class HistoryPane(QWidget):

@@ -60,7 +60,8 @@ def test_history_model_formats_rows_and_filters_by_type():
     assert cell(model, failed_row, col["Task id"]) == "1"
     assert cell(model, failed_row, col["Payload"]) == "IOError: nope"
     assert cell(model, failed_row, col["Elapsed"]) == "1.0 s"
-    assert cell(model, failed_row, col["Time"]).endswith("Z")
+    assert cell(model, failed_row, col["Time"]) == "03:04:06.000Z"
+    assert "2026-01-02 03:04:06.000Z" in cell(model, failed_row, col["Time"], Qt.ItemDataRole.ToolTipRole)
     assert cell(model, failed_row, col["Type"], Qt.ItemDataRole.ForegroundRole).red() > 150
     sub_row = next(
         r for r in range(model.rowCount()) if cell(model, r, col["Type"]) == "SubOrchestrationInstanceCreated"

@@ -12,6 +12,7 @@ from detail_history_builder import T0, HistoryBuilder, big_history
 from PySide6.QtCore import Qt
 
 from dtstudio.core.timeline import SpanKind
+from dtstudio.qtmodels.history_model import HISTORY_COLUMNS
 from dtstudio.ui.detail import InstanceDetailView
 
 
@@ -308,7 +309,9 @@ def test_time_zone_filter_menu_parent_link_zoom_and_hidden_view_stops_polling(vi
     assert view.overview.text_of("Created").endswith("Z")
     view.set_time_zone(False)
     assert not view.overview.text_of("Created").endswith("Z")
-    assert not view.history_model.data(view.history_model.index(0, 3)).endswith("Z")
+    assert not view.history_model.data(view.history_model.index(0, HISTORY_COLUMNS.index("Time"))).endswith(
+        "Z"
+    )
     view.set_time_zone(True)
 
     # The event-type menu lists the types with counts; unticking one hides its rows.
