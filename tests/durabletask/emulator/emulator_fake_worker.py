@@ -135,7 +135,11 @@ class FakeWorker:
 
     def __init__(self, address: str, orchestrators: dict[str, Orchestrator],
                  activities: dict[str, Activity] | None = None, *, metadata: tuple[tuple[str, str], ...] = (),
-                 max_orchestrations: int = 0, max_activities: int = 0, threads: int = 4) -> None:
+                 max_orchestrations: int = 0, max_activities: int = 0, threads: int = 4,
+                 reconnect: bool = False) -> None:
+        self.reconnect = reconnect
+        self.reconnects = 0
+        self._stopped = threading.Event()
         self.channel = grpc.insecure_channel(address)
         self.stub = pb_grpc.TaskHubSidecarServiceStub(self.channel)
         self.orchestrators = orchestrators
@@ -153,11 +157,27 @@ class FakeWorker:
         self.error: BaseException | None = None
 
     def start(self) -> FakeWorker:
-        self.stub.Hello(empty_pb2.Empty(), metadata=self.metadata, timeout=10)
-        self._stream = self.stub.GetWorkItems(self.request, metadata=self.metadata)
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        if self.reconnect:
+            self._thread = threading.Thread(target=self._run_forever, daemon=True)
+        else:
+            self.stub.Hello(empty_pb2.Empty(), metadata=self.metadata, timeout=10)
+            self._stream = self.stub.GetWorkItems(self.request, metadata=self.metadata)
+            self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
+
+    def _run_forever(self) -> None:
+        """Reconnect after every stream failure (the emulator process may be killed and restarted)."""
+        while not self._stopped.is_set():
+            try:
+                self.stub.Hello(empty_pb2.Empty(), metadata=self.metadata, timeout=2)
+                self._stream = self.stub.GetWorkItems(self.request, metadata=self.metadata)
+                self._run()
+            except grpc.RpcError:
+                pass
+            with self.lock:
+                self.reconnects += 1
+            self._stopped.wait(0.1)
 
     def _run(self) -> None:
         try:
@@ -171,8 +191,10 @@ class FakeWorker:
                 elif which == "activityRequest":
                     self.pool.submit(self._activity, item.activityRequest, item.completionToken)
         except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.CANCELLED:
+            if exc.code() != grpc.StatusCode.CANCELLED and not self.reconnect:
                 self.error = exc
+        except RuntimeError:
+            pass  # the pool was shut down while stopping
 
     def _orchestrate(self, req: pb.OrchestratorRequest, token: str) -> None:
         with self.lock:
@@ -212,6 +234,7 @@ class FakeWorker:
             pass
 
     def stop(self) -> None:
+        self._stopped.set()
         if self._stream is not None:
             self._stream.cancel()
         if self._thread is not None:
