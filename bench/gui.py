@@ -89,7 +89,7 @@ def child(db: str, launched: float, config_dir: str) -> None:
     asyncio.set_event_loop(loop)
     out: dict[str, float] = {}
 
-    async def wait(pred, timeout: float = 60.0) -> None:  # noqa: ANN001
+    async def wait(pred, timeout: float = 60.0) -> None:
         t = time.perf_counter()
         while not pred():
             if time.perf_counter() - t > timeout:
@@ -154,14 +154,14 @@ def main() -> int:
         launched = time.time()
         proc = subprocess.run(
             [sys.executable, __file__, "--child", str(db), repr(launched), str(Path(tmp) / "cfg")],
-            capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=600,
+            capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=600, check=False,
         )
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if proc.returncode != 0 or line is None:
             print("the GUI child failed:\n" + proc.stdout[-3000:] + proc.stderr[-3000:])
             return 1
         r = json.loads(line[len("RESULT "):])
-        ok = lambda key: "OK" if r[key] < TARGETS[key] else "MISSED"  # noqa: E731
+        ok = lambda key: "OK" if r[key] < TARGETS[key] else "MISSED"
         print(f"start-up to a shown window:      {r['window_shown_s']:.2f} s (embedded emulator up at {r['emulator_up_s']:.2f} s)")
         print(f"start-up to a connected window:  {r['startup_s']:.2f} s   (target < {TARGETS['startup_s']} s: {ok('startup_s')})")
         print(f"  CPU time of the GUI process until shown / connected: {r['window_shown_cpu_s']:.2f} s / "
@@ -176,7 +176,7 @@ def main() -> int:
     detail = ROOT / "bench" / "gui_detail.py"
     if detail.exists():
         print("\n--- bench/gui_detail.py ---", flush=True)
-        res = subprocess.run([sys.executable, str(detail)], cwd=str(ROOT), env=env, timeout=900)
+        res = subprocess.run([sys.executable, str(detail)], cwd=str(ROOT), env=env, timeout=900, check=False)
         if res.returncode != 0:
             print(f"bench/gui_detail.py exited with {res.returncode}")
     return 0

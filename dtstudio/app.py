@@ -14,7 +14,7 @@ from typing import Any
 
 from dtstudio.core.refcount_guard import protect_none_refcount
 
-__all__ = ["build_parser", "run_app", "create_window", "AppContext"]
+__all__ = ["AppContext", "build_parser", "create_window", "run_app"]
 
 log = logging.getLogger("dtstudio.app")
 
@@ -60,7 +60,13 @@ def create_window(
     from PySide6.QtCore import QSettings
 
     from dtstudio.core.embedded_emulator import EmbeddedEmulator
-    from dtstudio.core.profiles import EMBEDDED_PROFILE_NAME, BackendKind, ConnectionProfile, ProfileStore, user_config_dir
+    from dtstudio.core.profiles import (
+        EMBEDDED_PROFILE_NAME,
+        BackendKind,
+        ConnectionProfile,
+        ProfileStore,
+        user_config_dir,
+    )
     from dtstudio.ui.main_window import MainWindow
 
     cfg = Path(config_dir or args.config_dir or user_config_dir())
@@ -126,6 +132,7 @@ def run_app(argv: Sequence[str] | None = None) -> int:
     from dtstudio.ui.error_hook import install_exception_hooks
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
     app.setApplicationName("dtstudio")
     app.setOrganizationName("dtstudio")
     app.setApplicationDisplayName("dtstudio")
@@ -157,7 +164,7 @@ def run_app(argv: Sequence[str] | None = None) -> int:
             try:
                 if emulator_started is not None:
                     emulator_started.result(timeout=30)
-            except Exception:  # noqa: BLE001 - it never started; nothing to stop
-                pass
+            except Exception as exc:  # noqa: BLE001 - it never started; nothing to stop
+                log.info("embedded emulator never started: %s", exc)
             emulator.stop()
     return 0

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(ROOT))
 
-from dtstudio.core.refcount_guard import protect_none_refcount  # noqa: E402
+from dtstudio.core.refcount_guard import protect_none_refcount
 
 protect_none_refcount()
 
@@ -149,8 +149,10 @@ async def shoot(out: Path, tmp: Path) -> None:
         await wait_for(lambda: "Completed" in w.filter_bar.status_buttons["COMPLETED"].text() and any(ch.isdigit() for ch in w.filter_bar.status_buttons["COMPLETED"].text()))
         w._header_clicked(3)
         w._header_clicked(3)  # newest first
-        await show_detail(w, ids["completed"], "History")
+        await show_detail(w, ids["completed"], "Overview")
         save(w, out, "main_window")
+        select_tab(w.detail, "History")
+        await settle(0.3)
         save(w, out, "detail_history")
         select_tab(w.detail, "Timeline")
         await show_detail(w, "batch-import-2026", "Timeline")
@@ -251,9 +253,8 @@ def main() -> int:
     app.setApplicationName("dtstudio")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    with tempfile.TemporaryDirectory(prefix="dtstudio-shots-") as tmp:
-        with loop:
-            loop.run_until_complete(shoot(out, Path(tmp)))
+    with tempfile.TemporaryDirectory(prefix="dtstudio-shots-") as tmp, loop:
+        loop.run_until_complete(shoot(out, Path(tmp)))
     return 0
 
 

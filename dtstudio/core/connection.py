@@ -6,9 +6,11 @@ import asyncio
 import logging
 from typing import Any
 
+from typing_extensions import Self
+
 from dtstudio.core.profiles import BackendKind, ConnectionProfile, CredentialKind
 
-__all__ = ["ConnectionError_", "open_client", "check_connection", "describe_error", "grpc_code_name"]
+__all__ = ["ConnectionError_", "check_connection", "describe_error", "grpc_code_name", "open_client"]
 
 log = logging.getLogger("dtstudio.core.connection")
 
@@ -54,7 +56,7 @@ class _ThreadedAsyncCredential:
         if close is not None:
             close()
 
-    async def __aenter__(self) -> "_ThreadedAsyncCredential":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *args: object) -> None:
@@ -105,7 +107,7 @@ async def check_connection(client: Any, profile: ConnectionProfile, *, timeout: 
 
     try:
         await asyncio.wait_for(probe(), timeout)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence
+    except Exception as exc:
         raise ConnectionError_(describe_error(exc, profile, connecting=True)) from exc
 
 
@@ -122,7 +124,7 @@ def grpc_code_name(exc: BaseException) -> str | None:
                 name = getattr(value, "name", None)
                 if name:
                     return str(name)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - not a gRPC error after all
                 pass
         cur = cur.__cause__ or cur.__context__
     return None
@@ -137,7 +139,7 @@ def _grpc_details(exc: BaseException) -> str:
                 text = details()
                 if text:
                     return str(text).splitlines()[0][:300]
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - not a gRPC error after all
                 pass
         cur = cur.__cause__
     return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__

@@ -11,7 +11,7 @@ from typing import Any
 
 from dtstudio.core.profiles import user_data_dir
 
-__all__ = ["EmbeddedEmulator", "port_is_free", "default_database_path"]
+__all__ = ["EmbeddedEmulator", "default_database_path", "port_is_free"]
 
 log = logging.getLogger("dtstudio.core.emulator")
 

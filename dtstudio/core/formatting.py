@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["format_timestamp", "format_duration", "status_label", "TERMINAL_STATUS_NAMES", "ALL_STATUS_NAMES"]
+__all__ = ["ALL_STATUS_NAMES", "TERMINAL_STATUS_NAMES", "format_duration", "format_timestamp", "status_label"]
 
 #: Statuses in the order the filter bar and the counts show them.
 ALL_STATUS_NAMES = ["RUNNING", "PENDING", "SUSPENDED", "COMPLETED", "FAILED", "TERMINATED", "CONTINUED_AS_NEW"]
@@ -54,7 +54,7 @@ def format_duration(seconds: float | timedelta | None) -> str:
         seconds = seconds.total_seconds()
     s = max(0.0, float(seconds))
     if s < 1:
-        return f"{int(round(s * 1000))} ms"
+        return f"{round(s * 1000)} ms"
     if s < 60:
         return f"{s:.1f} s"
     m, sec = divmod(int(s), 60)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["TimePreset", "TIME_PRESETS", "InstanceFilter"]
+__all__ = ["TIME_PRESETS", "InstanceFilter", "TimePreset"]
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,7 @@ class InstanceFilter:
         needle = self.name_contains.strip().lower()
         if needle and needle not in (getattr(state, "name", "") or "").lower():
             return False
-        if self.hide_sub_orchestrations and getattr(state, "parent_instance_id", None):
-            return False
-        return True
+        return not (self.hide_sub_orchestrations and getattr(state, "parent_instance_id", None))
 
     def describe(self) -> str:
         """One line for the status bar: 'Failed, Running · last hour · ID starts with "a"'."""

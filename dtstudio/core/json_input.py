@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["JsonInputError", "parse_json_input", "NO_INPUT"]
+__all__ = ["NO_INPUT", "JsonInputError", "parse_json_input"]
 
 
 class _NoInput:
@@ -38,12 +38,15 @@ def parse_json_input(text: str, *, what: str = "input") -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        msg = exc.msg
+        msg, line, column = exc.msg, exc.lineno, exc.colno
         before = text[: exc.pos].rstrip()
         if before.endswith(",") and msg.startswith(("Expecting property name", "Expecting value", "Illegal trailing comma")):
             msg = "a trailing comma is not allowed in JSON"
+            comma = len(before) - 1  # point at the comma itself, not at what follows it
+            line = text.count("\n", 0, comma) + 1
+            column = comma - (text.rfind("\n", 0, comma) + 1) + 1
         elif "'" in text and msg.startswith("Expecting property name enclosed in double quotes"):
             msg += " (JSON uses \"double quotes\", not 'single quotes')"
-        raise JsonInputError(f"{msg} in the {what}", exc.lineno, exc.colno) from None
+        raise JsonInputError(f"{msg} in the {what}", line, column) from None
     except RecursionError:
         raise JsonInputError(f"the {what} is nested too deeply", 1, 1) from None

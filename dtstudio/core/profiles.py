@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "EMBEDDED_PROFILE_NAME",
     "BackendKind",
-    "CredentialKind",
     "ConnectionProfile",
-    "ProfileStore",
+    "CredentialKind",
     "ProfileError",
+    "ProfileStore",
     "default_profiles",
     "user_config_dir",
     "user_data_dir",
-    "EMBEDDED_PROFILE_NAME",
 ]
 
 log = logging.getLogger("dtstudio.core.profiles")
@@ -112,7 +112,7 @@ class ConnectionProfile:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ConnectionProfile":
+    def from_json(cls, data: dict[str, Any]) -> ConnectionProfile:
         try:
             kind = BackendKind(str(data.get("kind", "emulator")))
         except ValueError:

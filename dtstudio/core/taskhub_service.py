@@ -21,12 +21,12 @@ from dtstudio.core.instance_filter import InstanceFilter
 from dtstudio.core.json_input import NO_INPUT
 
 __all__ = [
+    "BATCH_OPERATIONS",
+    "BatchResult",
     "InstancePage",
     "StatusCounts",
-    "BatchResult",
     "TaskHubService",
     "status_enum",
-    "BATCH_OPERATIONS",
 ]
 
 log = logging.getLogger("dtstudio.core.service")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
 
-__all__ = ["status_color", "palette_is_dark"]
+__all__ = ["palette_is_dark", "status_color"]
 
 _LIGHT = {
     "RUNNING": "#1565c0",

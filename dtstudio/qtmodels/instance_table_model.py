@@ -19,7 +19,7 @@ from dtstudio.core.formatting import TERMINAL_STATUS_NAMES, format_duration, for
 from dtstudio.core.taskhub_service import InstancePage
 from dtstudio.qtmodels.instance_status_colors import status_color
 
-__all__ = ["InstanceTableModel", "COLUMNS", "STATE_ROLE", "INSTANCE_ID_ROLE", "status_name"]
+__all__ = ["COLUMNS", "INSTANCE_ID_ROLE", "STATE_ROLE", "InstanceTableModel", "status_name"]
 
 log = logging.getLogger("dtstudio.qtmodels")
 

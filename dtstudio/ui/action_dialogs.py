@@ -12,7 +12,7 @@ from dtstudio.core.json_input import JsonInputError
 from dtstudio.ui.form_dialog import FormDialog
 from dtstudio.ui.json_editor import JsonEditor
 
-__all__ = ["StartDialog", "RaiseEventDialog", "ReasonDialog", "RestartDialog", "parse_tags"]
+__all__ = ["RaiseEventDialog", "ReasonDialog", "RestartDialog", "StartDialog", "parse_tags"]
 
 
 def parse_tags(text: str) -> dict[str, str]:
@@ -47,7 +47,9 @@ class StartDialog(FormDialog):
         self.name.setEditable(True)
         self.name.addItems(sorted(set(known_names)))
         self.name.setCurrentText("")
-        self.name.lineEdit().setPlaceholderText("the orchestrator's registered name")
+        line_edit = self.name.lineEdit()
+        if line_edit is not None:
+            line_edit.setPlaceholderText("the orchestrator's registered name")
         self.instance_id = QLineEdit(self)
         self.instance_id.setPlaceholderText("leave empty for a generated ID")
         self.input = JsonEditor("input", parent=self)
@@ -83,7 +85,7 @@ class StartDialog(FormDialog):
             raise ValueError(f"The input is not valid JSON (line {exc.line}, column {exc.column}); see above.") from None
         start_at: datetime | None = None
         if self.schedule.isChecked():
-            start_at = self.start_at.dateTime().toPython().astimezone(timezone.utc)
+            start_at = self.start_at.dateTime().toPython().astimezone(timezone.utc)  # type: ignore[attr-defined]
         return {
             "name": name,
             "instance_id": self.instance_id.text().strip() or None,

@@ -81,10 +81,12 @@ class BatchDialog(QDialog):
             self.cancel_requested.emit()
 
     def result_lines(self) -> list[tuple[str, str]]:
-        return [
-            (self.results.topLevelItem(i).text(0), self.results.topLevelItem(i).text(1))
-            for i in range(self.results.topLevelItemCount())
-        ]
+        lines = []
+        for i in range(self.results.topLevelItemCount()):
+            item = self.results.topLevelItem(i)
+            if item is not None:
+                lines.append((item.text(0), item.text(1)))
+        return lines
 
     def keyPressEvent(self, event: object) -> None:  # Esc cancels rather than hiding a running batch
         from PySide6.QtGui import QKeyEvent

@@ -167,9 +167,9 @@ class ConnectionDialog(QDialog):
     def save_current(self) -> bool:
         profile = self.current_profile()
         try:
-            if profile.kind is BackendKind.EMBEDDED and self._editing and self.store.get(self._editing) is not None:
-                if self.store.get(self._editing).kind is not BackendKind.EMBEDDED:  # type: ignore[union-attr]
-                    raise ProfileError("Only one embedded emulator profile can exist.")
+            editing = self.store.get(self._editing) if self._editing else None
+            if profile.kind is BackendKind.EMBEDDED and editing is not None and editing.kind is not BackendKind.EMBEDDED:
+                raise ProfileError("Only one embedded emulator profile can exist.")
             self.store.upsert(profile, old_name=self._editing)
             self.store.save()
         except (ProfileError, OSError) as exc:

@@ -118,8 +118,8 @@ class FilterBar(QWidget):
             hide_sub_orchestrations=self.hide_subs.isChecked(),
         )
         if preset == "custom":
-            flt.created_from = self.created_from.dateTime().toPython().astimezone(timezone.utc)
-            flt.created_to = self.created_to.dateTime().toPython().astimezone(timezone.utc)
+            flt.created_from = self.created_from.dateTime().toPython().astimezone(timezone.utc)  # type: ignore[attr-defined]
+            flt.created_to = self.created_to.dateTime().toPython().astimezone(timezone.utc)  # type: ignore[attr-defined]
         return flt
 
     def set_statuses(self, statuses: set[str]) -> None:

@@ -30,7 +30,7 @@ from dtstudio.core.profiles import BackendKind, ConnectionProfile, ProfileStore
 from dtstudio.core.taskhub_service import BATCH_OPERATIONS, TaskHubService
 from dtstudio.core.worker_hosting import worker_hosting_available
 from dtstudio.qtmodels.instance_status_colors import palette_is_dark
-from dtstudio.qtmodels.instance_table_model import COLUMNS, InstanceTableModel
+from dtstudio.qtmodels.instance_table_model import InstanceTableModel
 from dtstudio.ui.action_dialogs import RaiseEventDialog, ReasonDialog, RestartDialog, StartDialog
 from dtstudio.ui.async_tasks import TaskRunner
 from dtstudio.ui.batch_dialog import BatchDialog
@@ -39,7 +39,7 @@ from dtstudio.ui.filter_bar import FilterBar
 from dtstudio.ui.form_dialog import FormDialog
 from dtstudio.ui.purge_filter_dialog import PurgeFilterDialog
 
-__all__ = ["MainWindow", "make_detail_view", "AUTO_REFRESH_CHOICES"]
+__all__ = ["AUTO_REFRESH_CHOICES", "MainWindow", "make_detail_view"]
 
 log = logging.getLogger("dtstudio.ui")
 
@@ -263,13 +263,16 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_quit)
         m = menu.addMenu("&Instances")
-        for a in (self.act_refresh, self.act_find, None, self.act_start, None, self.act_raise, self.act_suspend,
-                  self.act_resume, self.act_terminate, self.act_restart, self.act_rewind, self.act_purge, None,
-                  self.act_purge_filter, None, self.act_copy):
-            if a is None:
+        entries: list[QAction | None] = [
+            self.act_refresh, self.act_find, None, self.act_start, None, self.act_raise, self.act_suspend,
+            self.act_resume, self.act_terminate, self.act_restart, self.act_rewind, self.act_purge, None,
+            self.act_purge_filter, None, self.act_copy,
+        ]
+        for entry in entries:
+            if entry is None:
                 m.addSeparator()
             else:
-                m.addAction(a)
+                m.addAction(entry)
         m = menu.addMenu("&View")
         m.addAction(self.act_utc)
         m = menu.addMenu("&Worker")
@@ -297,7 +300,10 @@ class MainWindow(QMainWindow):
         utc = str(s.value("view/utc", "false")).lower() == "true"
         self.act_utc.setChecked(utc)
         self.set_utc(utc)
-        seconds = int(s.value("list/auto_refresh", 0) or 0)
+        try:
+            seconds = int(str(s.value("list/auto_refresh", 0) or 0))
+        except ValueError:
+            seconds = 0
         idx = self.auto_refresh.findData(seconds)
         self.auto_refresh.setCurrentIndex(max(0, idx))
 
@@ -365,9 +371,9 @@ class MainWindow(QMainWindow):
         i = self.profile_combo.findData(current)
         self.profile_combo.setCurrentIndex(max(0, i))
         self.profile_combo.blockSignals(False)
-        p = self.store.get(self.profile_combo.currentData() or "")
-        if p is not None and not self.hub_edit.text():
-            self.hub_edit.setText(p.taskhub)
+        chosen = self.store.get(self.profile_combo.currentData() or "")
+        if chosen is not None and not self.hub_edit.text():
+            self.hub_edit.setText(chosen.taskhub)
 
     def _profile_chosen(self, index: int) -> None:
         p = self.store.get(self.profile_combo.itemData(index) or "")

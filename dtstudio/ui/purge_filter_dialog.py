@@ -84,7 +84,7 @@ class PurgeFilterDialog(FormDialog):
     def _dt(self, check: QCheckBox, edit: QDateTimeEdit) -> datetime | None:
         if not check.isChecked():
             return None
-        return edit.dateTime().toPython().astimezone(timezone.utc)
+        return edit.dateTime().toPython().astimezone(timezone.utc)  # type: ignore[attr-defined]
 
     def collect(self) -> dict[str, Any]:
         statuses = [n for n, cb in self.status_checks.items() if cb.isChecked()]

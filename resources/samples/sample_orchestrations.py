@@ -11,7 +11,7 @@ from typing import Any
 
 from durabletask import task
 
-__all__ = ["register", "ORCHESTRATORS"]
+__all__ = ["ORCHESTRATORS", "register"]
 
 
 # ---------------------------------------------------------------- activities

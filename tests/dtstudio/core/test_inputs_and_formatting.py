@@ -27,8 +27,9 @@ def test_bad_json_reports_line_and_column() -> None:
 
 
 def test_common_mistakes_are_named() -> None:
-    with pytest.raises(JsonInputError, match="trailing comma"):
-        parse_json_input('{"a": 1,}')
+    with pytest.raises(JsonInputError, match="trailing comma") as info:
+        parse_json_input('{\n  "a": 1,\n}')
+    assert (info.value.line, info.value.column) == (2, 9)
     with pytest.raises(JsonInputError, match="double quotes"):
         parse_json_input("{'a': 1}")
 

@@ -105,9 +105,8 @@ def test_exception_hook_shows_a_message_instead_of_dying(qtbot: Any, monkeypatch
 
 
 def test_cli_delegates_emulator_subcommand(monkeypatch: Any) -> None:
-    import durabletask.emulator
-
     import dtstudio.__main__ as entry
+    import durabletask.emulator
 
     seen: list[list[str]] = []
     monkeypatch.setattr(durabletask.emulator, "main", lambda argv: seen.append(list(argv)) or 0)
