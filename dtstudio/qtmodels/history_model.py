@@ -263,7 +263,14 @@ def _name_cell(event: HistoryEvent, utc: bool) -> str:
     kind = event.event_type
     if kind == "TimerCreated" or kind == "TimerFired":
         fire_at = event.fire_at
-        return f"fires {format_time(fire_at, utc)}" if fire_at else ""
+        if fire_at is None:
+            return ""
+        # The date only when the timer is due on another day than the event.
+        same_day = (
+            event.timestamp is not None
+            and format_time(fire_at, utc)[:10] == format_time(event.timestamp, utc)[:10]
+        )
+        return f"fires {format_time(fire_at, utc, with_date=not same_day)}"
     name = event.name or ""
     if kind in ("SubOrchestrationInstanceCreated", "EventSent"):
         target = event.instance_id
