@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +39,7 @@ from durabletask._worker_options import (
     VersionMatchStrategy,
     WorkItemFilters,
 )
+from durabletask._worker_pool import WorkerPool
 from durabletask._worker_stream import StreamSettings, WorkItemStreamLoop
 from durabletask.serialization import DataConverter, JsonDataConverter
 
@@ -149,8 +149,8 @@ class TaskHubGrpcWorker:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._stream_loop: WorkItemStreamLoop | None = None
-        self._orchestration_pool: ThreadPoolExecutor | None = None
-        self._activity_pool: ThreadPoolExecutor | None = None
+        self._orchestration_pool: WorkerPool | None = None
+        self._activity_pool: WorkerPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._runner: WorkItemRunner | None = None
@@ -303,6 +303,7 @@ class TaskHubGrpcWorker:
                 raise WorkerRunningError("The worker is already running")
             self._running = True
             self._stopping = False
+            self._inflight = 0
             threads = self._concurrency_options.maximum_thread_pool_workers
             self._runner = WorkItemRunner(
                 self._registry,
@@ -312,10 +313,8 @@ class TaskHubGrpcWorker:
                 versioning=self._versioning,
                 exception_properties_provider=self._exception_properties_provider,
             )
-            self._orchestration_pool = ThreadPoolExecutor(
-                threads, thread_name_prefix="durabletask-orchestration"
-            )
-            self._activity_pool = ThreadPoolExecutor(threads, thread_name_prefix="durabletask-activity")
+            self._orchestration_pool = WorkerPool(threads, "durabletask-orchestration")
+            self._activity_pool = WorkerPool(threads, "durabletask-activity")
             if self._async_activities:
                 self._start_event_loop()
             channel = self._channel
@@ -376,7 +375,7 @@ class TaskHubGrpcWorker:
                 self._inflight_cond.wait(left)
         for pool in (self._orchestration_pool, self._activity_pool):
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=False)
         self._stop_event_loop()
         stream_loop.close_channel()
         with self._state_lock:
@@ -455,7 +454,7 @@ class TaskHubGrpcWorker:
         else:
             self._logger.warning("Ignoring a work item of unknown kind %r", kind)
 
-    def _submit(self, pool: ThreadPoolExecutor | None, fn: Callable[..., None], *args: Any) -> None:
+    def _submit(self, pool: WorkerPool | None, fn: Callable[..., None], *args: Any) -> None:
         if pool is None:
             return
         with self._inflight_cond:
