@@ -26,9 +26,9 @@ from google.protobuf import empty_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from durabletask._proto import orchestrator_service_pb2 as pb  # noqa: E402
-from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc  # noqa: E402
-from durabletask.emulator import EmulatorServer  # noqa: E402
+from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
+from durabletask.emulator import EmulatorServer
 
 
 def _orchestrate(req: pb.OrchestratorRequest) -> pb.OrchestratorResponse:

@@ -14,7 +14,7 @@ from types import FrameType
 from .server import EmulatorServer, default_db_path
 from .store import DatabaseInUseError, SchemaTooNewError
 
-__all__ = ["run", "build_parser"]
+__all__ = ["build_parser", "run"]
 
 log = logging.getLogger("durabletask.emulator")
 

@@ -27,7 +27,7 @@ from durabletask._proto import orchestrator_service_pb2 as pb
 from . import runtime as rt
 from .errors import Unavailable
 from .operations import Operations
-from .state import Act, Inst, InboxItem, Lease, Stream, field_bytes, now_us
+from .state import Act, InboxItem, Inst, Lease, Stream, field_bytes, now_us
 from .store import InstanceRow, Store
 
 __all__ = ["Engine", "EngineOptions"]
@@ -175,9 +175,9 @@ class Engine(Operations):
         post: Post = []
         try:
             result = fn(post)
-        except rt_errors() as exc:  # refused requests change nothing
+        except rt_errors():  # refused requests change nothing
             self.store.rollback_savepoint()
-            raise exc
+            raise
         except BaseException:
             self.store.rollback_savepoint()
             log.exception("internal error in a write operation; reloading state from the database")
@@ -733,7 +733,7 @@ class Engine(Operations):
         row = inst.row
         self._ensure_history(inst)
         fail = rt.failure("HistoryTooLarge", why)
-        done = pb.ExecutionCompletedEvent(orchestrationStatus=rt.FAILED, failureDetails=fail)
+        done = pb.ExecutionCompletedEvent(orchestrationStatus=rt.FAILED, failureDetails=fail)  # type: ignore[arg-type]
         out = rt.Outcome(history=[rt.event(now, executionCompleted=done)], status=rt.FAILED,
                          custom_status=row.custom_status, failure=fail, terminal=True)
         out.notify_parent = rt.parent_notification(row.instance_id, inst.parent(), rt.FAILED, None, fail,
@@ -808,7 +808,7 @@ class Engine(Operations):
         if target.row.status == rt.PENDING and target.lease is None and not self._ensure_history(target):
             started = next((it.event for it in target.inbox if it.kind == "executionStarted"), None)
             reason = term.input.value if term.HasField("input") else None
-            done = pb.ExecutionCompletedEvent(orchestrationStatus=rt.TERMINATED)
+            done = pb.ExecutionCompletedEvent(orchestrationStatus=rt.TERMINATED)  # type: ignore[arg-type]
             if reason is not None:
                 done.result.value = reason
             events = [rt.event(now, executionTerminated=term), rt.event(now, executionCompleted=done)]
@@ -841,11 +841,11 @@ class Engine(Operations):
             started = rt.new_execution_started(instance_id, uuid.uuid4().hex, name, version, input, now,
                                                parent=parent, tags=tags, trace=trace, scheduled_us=scheduled_us)
         exec_id = started.executionStarted.orchestrationInstance.executionId.value
-        has_parent = parent is not None and bool(parent.orchestrationInstance.instanceId)
+        parent_id = parent.orchestrationInstance.instanceId if parent is not None else ""
         row = InstanceRow(hub, instance_id, exec_id, name, version, rt.PENDING, now, now,
                           scheduled_us=scheduled_us, input=input,
-                          parent_instance_id=parent.orchestrationInstance.instanceId if has_parent else None,
-                          parent=parent.SerializeToString() if has_parent and parent is not None else None,
+                          parent_instance_id=parent_id or None,
+                          parent=parent.SerializeToString() if parent is not None and parent_id else None,
                           tags=dict(tags or {}), trace=None if trace is None else trace.SerializeToString())
         self.store.put_instance(row)
         inst = Inst(row)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 __all__ = [
-    "EmulatorError",
-    "NotFound",
     "AlreadyExists",
+    "DeadlineExceeded",
+    "EmulatorError",
     "FailedPrecondition",
     "InvalidArgument",
-    "Unimplemented",
-    "Unavailable",
-    "DeadlineExceeded",
+    "NotFound",
     "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
 ]
 
 

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 from . import runtime as rt
-from .errors import AlreadyExists, DeadlineExceeded, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from .errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from .state import field_bytes, now_us
 from .store import TERMINAL, InstanceRow
 from .validation import check_instance_id, check_name, check_payload
@@ -25,7 +32,7 @@ if TYPE_CHECKING:
     from .state import Inst
     from .store import Store
 
-__all__ = ["Operations", "to_state", "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Operations", "to_state"]
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -94,7 +101,10 @@ class Operations:
 
         def write(self, fn: Callable[[Post], Any], wait: bool = True) -> Any: ...
         def create_instance(self, hub: str, instance_id: str, name: str, version: str | None,
-                            input: str | None, now: int, post: Post, **kw: Any) -> Inst: ...
+                            input: str | None, now: int, post: Post, *, started: pb.HistoryEvent | None = None,
+                            parent: pb.ParentInstanceInfo | None = None, tags: dict[str, str] | None = None,
+                            trace: pb.TraceContext | None = None, scheduled_us: int | None = None,
+                            replace: bool = True) -> Inst: ...
         def _enqueue(self, inst: Inst, ev: pb.HistoryEvent, exec_id: str | None, now: int, post: Post,
                      visible_us: int | None = None) -> None: ...
         def _terminate_live(self, hub: str, instance_id: str, term: pb.ExecutionTerminatedEvent, now: int,

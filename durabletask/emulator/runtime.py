@@ -17,10 +17,28 @@ from google.protobuf import timestamp_pb2
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 __all__ = [
-    "RUNNING", "COMPLETED", "CONTINUED_AS_NEW", "FAILED", "CANCELED", "TERMINATED", "PENDING", "SUSPENDED",
-    "TERMINAL_STATUSES", "InstanceView", "Outbound", "ChildStart", "ContinueAsNew", "Rewind", "Outcome",
-    "apply_response", "timestamp", "event", "child_instance_ids", "new_execution_started", "failure",
+    "CANCELED",
+    "COMPLETED",
+    "CONTINUED_AS_NEW",
+    "FAILED",
+    "PENDING",
+    "RUNNING",
+    "SUSPENDED",
+    "TERMINAL_STATUSES",
+    "TERMINATED",
+    "ChildStart",
+    "ContinueAsNew",
+    "InstanceView",
+    "Outbound",
+    "Outcome",
+    "Rewind",
+    "apply_response",
+    "child_instance_ids",
+    "event",
+    "failure",
+    "new_execution_started",
     "parent_notification",
+    "timestamp",
 ]
 
 RUNNING, COMPLETED, CONTINUED_AS_NEW, FAILED, CANCELED, TERMINATED, PENDING, SUSPENDED = range(8)
@@ -183,9 +201,7 @@ def _status_after(status: int, new_events: Sequence[pb.HistoryEvent]) -> tuple[i
             status = RUNNING
         elif kind == "executionSuspended":
             status = SUSPENDED
-        elif kind == "executionResumed" and status == SUSPENDED:
-            status = RUNNING
-        elif kind == "executionRewound":
+        elif kind == "executionResumed" and status == SUSPENDED or kind == "executionRewound":
             status = RUNNING
         elif kind == "executionTerminated" and e.executionTerminated.recurse:
             recurse_reason = e.executionTerminated.input.value if e.executionTerminated.HasField("input") else ""
@@ -209,7 +225,7 @@ def apply_response(view: InstanceView, new_events: Sequence[pb.HistoryEvent], re
     for action in resp.actions:
         if action.WhichOneof("orchestratorActionType") == "completeOrchestration":
             completion = action.completeOrchestration
-    final = completion.orchestrationStatus if completion is not None else None
+    final: int | None = int(completion.orchestrationStatus) if completion is not None else None
     if final == CANCELED:
         final = TERMINATED
     finished = final is not None  # no new work for this execution once it completes or continues
@@ -321,7 +337,7 @@ def apply_response(view: InstanceView, new_events: Sequence[pb.HistoryEvent], re
         final = FAILED
         fail: pb.TaskFailureDetails | None = failure(
             "InvalidCompletion", f"the worker completed the orchestration with status "
-            f"{pb.OrchestrationStatus.Name(completion.orchestrationStatus) if completion.orchestrationStatus in pb.OrchestrationStatus.values() else completion.orchestrationStatus}")  # noqa: E501
+            f"{pb.OrchestrationStatus.Name(completion.orchestrationStatus) if completion.orchestrationStatus in pb.OrchestrationStatus.values() else completion.orchestrationStatus}")
         result: str | None = None
     else:
         fail = completion.failureDetails if completion.HasField("failureDetails") else None
@@ -338,7 +354,7 @@ def apply_response(view: InstanceView, new_events: Sequence[pb.HistoryEvent], re
     out.terminal = True
     out.output = result
     out.failure = fail if final == FAILED else None
-    out.notify_parent = parent_notification(view.instance_id, view.parent, final, result, out.failure,
+    out.notify_parent = parent_notification(view.instance_id, view.parent, int(final), result, out.failure,
                                             result, now_us)
     if final == TERMINATED and recurse_reason is not None:
         out.terminate_children = recurse_reason

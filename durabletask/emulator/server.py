@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 import ipaddress
 import logging
 import os
@@ -172,7 +177,7 @@ class EmulatorServer:
             return True
         return bool(server.wait_for_termination(timeout))
 
-    def __enter__(self) -> EmulatorServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -21,7 +21,7 @@ from durabletask._proto import orchestrator_service_pb2 as pb
 from .engine import Engine
 from .errors import EmulatorError, InvalidArgument, NotFound, Unauthenticated, Unimplemented
 
-__all__ = ["SidecarService", "generic_handler", "DEFAULT_TASK_HUB"]
+__all__ = ["DEFAULT_TASK_HUB", "SidecarService", "generic_handler"]
 
 log = logging.getLogger("durabletask.emulator")
 
@@ -41,7 +41,7 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(self, hub, request, context)
         except EmulatorError as exc:
             context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
-        except Exception as exc:  # noqa: BLE001 - every failure must become a status, not UNKNOWN
+        except Exception as exc:
             log.exception("internal error in %s", fn.__name__)
             context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in {fn.__name__}: {exc}")
 
@@ -164,7 +164,7 @@ class SidecarService:
             chunks = self.engine.history_chunks(hub, request, self.engine.options.history_chunk_bytes)
         except EmulatorError as exc:
             context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("internal error in StreamInstanceHistory")
             context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in StreamInstanceHistory: {exc}")
         yield from chunks

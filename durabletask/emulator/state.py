@@ -15,7 +15,7 @@ from durabletask._proto import orchestrator_service_pb2 as pb
 
 from .store import InstanceRow
 
-__all__ = ["Inst", "InboxItem", "Act", "Lease", "Stream", "now_us", "varint", "field_bytes"]
+__all__ = ["Act", "InboxItem", "Inst", "Lease", "Stream", "field_bytes", "now_us", "varint"]
 
 
 def now_us() -> int:
@@ -113,7 +113,7 @@ class Stream:
 class Inst:
     """A live (non-terminal or leased) instance: its status row, inbox and cached history."""
 
-    __slots__ = ("row", "inbox", "history", "blob", "lease", "queued", "not_before", "wake_us")
+    __slots__ = ("blob", "history", "inbox", "lease", "not_before", "queued", "row", "wake_us")
 
     def __init__(self, row: InstanceRow) -> None:
         self.row = row

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Store", "InstanceRow", "SchemaTooNewError", "DatabaseInUseError", "SCHEMA_VERSION", "TERMINAL"]
+__all__ = ["SCHEMA_VERSION", "TERMINAL", "DatabaseInUseError", "InstanceRow", "SchemaTooNewError", "Store"]
 
 log = logging.getLogger("durabletask.emulator.store")
 

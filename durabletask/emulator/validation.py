@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from .errors import InvalidArgument
 
-__all__ = ["MAX_PAYLOAD_BYTES", "MAX_ID_LENGTH", "MAX_NAME_LENGTH", "check_instance_id", "check_name",
-           "check_payload"]
+__all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MAX_PAYLOAD_BYTES",
+    "check_instance_id",
+    "check_name",
+    "check_payload",
+]
 
 #: Largest input, output or event payload a client may send (a work item must stay under 4 MiB).
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024

@@ -6,6 +6,12 @@ the backend is this package's emulator on an in-memory SQLite database.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
 from durabletask.emulator import EmulatorServer
 
 __all__ = ["TestBackend", "create_test_backend"]
@@ -44,8 +50,9 @@ class TestBackend:
         """Delete every orchestration instance, keeping the server running."""
         self._server.reset()
 
-    def __enter__(self) -> TestBackend:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

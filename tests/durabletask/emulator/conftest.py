@@ -13,9 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from durabletask._proto import orchestrator_service_pb2 as pb  # noqa: E402
-from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc  # noqa: E402
-from durabletask.emulator import EmulatorServer  # noqa: E402
+from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
+from durabletask.emulator import EmulatorServer
 
 
 @pytest.fixture

@@ -7,6 +7,11 @@ replay. Activities are plain ``f(input_json) -> result_json`` functions.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -242,7 +247,7 @@ class FakeWorker:
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.channel.close()
 
-    def __enter__(self) -> FakeWorker:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -19,10 +19,10 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from conftest import history, start, wait_done
 from emulator_fake_worker import Ctx, FakeWorker, inc, kind, utc
 from google.protobuf import empty_pb2
 
+from conftest import history, start, wait_done
 from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
 

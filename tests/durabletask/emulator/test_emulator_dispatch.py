@@ -8,11 +8,21 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from conftest import (RawStream, complete_orchestration, completion, get_state, history, kinds, new_kinds,
-                      schedule, start, wait_done)
 from emulator_fake_worker import Ctx, FakeWorker, chain, inc, utc
 from google.protobuf import empty_pb2
 
+from conftest import (
+    RawStream,
+    complete_orchestration,
+    completion,
+    get_state,
+    history,
+    kinds,
+    new_kinds,
+    schedule,
+    start,
+    wait_done,
+)
 from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
 from durabletask.emulator import EmulatorServer
@@ -246,7 +256,7 @@ def test_sub_orchestrations_and_failure_details(server, stub):
         start(stub, "parent")
         st = wait_done(stub)
     assert json.loads(st.output.value) == {"ok": 2, "err": "mymod.CustomError", "msg": "child broke"}
-    kid = [r for r in w.orchestration_requests if r.instanceId == "kid-ok"][0]
+    kid = next(r for r in w.orchestration_requests if r.instanceId == "kid-ok")
     started = kid.newEvents[1].executionStarted
     assert started.parentInstance.orchestrationInstance.instanceId == "i1"
     assert started.parentInstance.taskScheduledId == 1 and started.parentInstance.name.value == "parent"

@@ -7,10 +7,20 @@ import time
 
 import grpc
 import pytest
-from conftest import (RawStream, complete_orchestration, completion, get_state, history, kinds, new_kinds,
-                      schedule, start, wait_done)
 from emulator_fake_worker import FakeWorker, chain, inc
 
+from conftest import (
+    RawStream,
+    complete_orchestration,
+    completion,
+    get_state,
+    history,
+    kinds,
+    new_kinds,
+    schedule,
+    start,
+    wait_done,
+)
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 

@@ -10,14 +10,13 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import grpc
 import pytest
-from conftest import get_state, history, start, wait_done
 from emulator_fake_worker import Ctx, FakeWorker, chain, inc, utc
 from google.protobuf import empty_pb2
 
+from conftest import get_state, history, start, wait_done
 from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
 from durabletask.emulator import EmulatorServer, default_db_path
@@ -67,7 +66,7 @@ def test_timers_and_scheduled_starts_survive_a_restart(tmp_path):
         fired = [e for e in ev if e.HasField("timerFired")]
         assert len(fired) == 1 and fired[0].timerFired.fireAt == next(
             e for e in ev if e.HasField("timerCreated")).timerCreated.fireAt
-        first = [r for r in w.orchestration_requests if r.instanceId == "later"][0]
+        first = next(r for r in w.orchestration_requests if r.instanceId == "later")
         assert first.newEvents[0].timestamp.ToMilliseconds() >= req.scheduledStartTimestamp.ToMilliseconds()
     finally:
         channel.close()
@@ -155,7 +154,7 @@ def test_cli_serves_stops_cleanly_and_refuses_a_taken_port(tmp_path):
     try:
         _wait_ready(port, metadata=(("taskhub", "a"),))
         taken = _cli("--port", str(port), "--in-memory")
-        out, err = taken.communicate(timeout=30)
+        _, err = taken.communicate(timeout=30)
         assert taken.returncode == 2
         assert err.strip().count("\n") == 0 and "error:" in err and str(port) in err
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -167,7 +166,7 @@ def test_cli_serves_stops_cleanly_and_refuses_a_taken_port(tmp_path):
         channel.close()
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert f"127.0.0.1:{port}" in err and str(db) in err and "Traceback" not in err
     store = Store(db)
@@ -179,7 +178,7 @@ def test_cli_serves_stops_cleanly_and_refuses_a_taken_port(tmp_path):
 
 def test_cli_rejects_a_public_host_without_token():
     proc = _cli("--host", "0.0.0.0", "--port", "0", "--in-memory")
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2 and "--token" in err and "Traceback" not in err
 
 

@@ -7,10 +7,10 @@ import time
 
 import grpc
 import pytest
-from conftest import RawStream, complete_orchestration, completion, get_state, history, start, wait_done
 from emulator_fake_worker import Ctx, FakeWorker
 from google.protobuf import wrappers_pb2
 
+from conftest import RawStream, complete_orchestration, completion, get_state, history, start, wait_done
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import history, kinds, start, wait_done
 from emulator_fake_worker import FakeWorker, chain, inc
 
+from conftest import history, kinds, start, wait_done
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 
