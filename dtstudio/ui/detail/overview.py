@@ -82,6 +82,8 @@ class InstanceFacts:
     parent_instance_id: str | None = None
     custom_status: str | None = None
     failure: Any = None
+    children: list[str] = field(default_factory=list)
+    """Sub-orchestration instances started by this execution, in order (from the history)."""
 
     @property
     def is_terminal(self) -> bool:
@@ -140,6 +142,10 @@ def gather_facts(state: Any, history: list[HistoryEvent] | None) -> InstanceFact
                 facts.name = started.name
         elif which == "executionCompleted" and facts.completed_at is None and facts.is_terminal:
             facts.completed_at = event.timestamp
+        elif which == "subOrchestrationInstanceCreated":
+            child = event.proto.subOrchestrationInstanceCreated.instanceId
+            if child and child not in facts.children:
+                facts.children.append(child)
     return facts
 
 
@@ -161,6 +167,7 @@ class OverviewPane(QWidget):
         "Duration",
         "Tags",
         "Parent",
+        "Children",
         "Custom status",
         "Error",
     )
@@ -183,8 +190,9 @@ class OverviewPane(QWidget):
             label.setTextFormat(Qt.TextFormat.RichText)
             self.labels[row] = label
             form.addRow(f"<b>{row}</b>", label)
-        self.labels["Parent"].linkActivated.connect(self.open_instance_requested)
-        self.labels["Parent"].setOpenExternalLinks(False)
+        for row in ("Parent", "Children"):
+            self.labels[row].linkActivated.connect(self.open_instance_requested)
+            self.labels[row].setOpenExternalLinks(False)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(form_host)
@@ -245,6 +253,7 @@ class OverviewPane(QWidget):
                 if facts.parent_instance_id
                 else dash
             ),
+            "Children": _children_html(facts.children) or dash,
             "Custom status": (
                 f"<code>{esc(one_line_preview(facts.custom_status, 300))}</code>"
                 if facts.custom_status
@@ -262,3 +271,17 @@ class OverviewPane(QWidget):
             )
         for row, text in values.items():
             self.labels[row].setText(text)
+
+
+_MAX_CHILD_LINKS = 20
+
+
+def _children_html(children: list[str]) -> str:
+    """Links to the first children, and how many more there are."""
+    links = [
+        f"<a href='{html.escape(c, quote=True)}'>{html.escape(c)}</a>" for c in children[:_MAX_CHILD_LINKS]
+    ]
+    more = len(children) - _MAX_CHILD_LINKS
+    if more > 0:
+        links.append(f"<span style='color:gray'>and {more:,} more (see History)</span>")
+    return ", ".join(links)

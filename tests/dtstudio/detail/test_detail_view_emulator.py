@@ -130,6 +130,7 @@ def test_completed_instance_with_retry_and_child_then_back(qtbot, view, client, 
     child_row = rows["detail_child"]
     assert child_row.spans[0].instance_id == f"{instance_id}-child"
 
+    assert view.overview.text_of("Children") == f"{instance_id}-child"
     view.tabs.setCurrentIndex(view.TAB_TIMELINE)
     chart = view.timeline_pane.chart
     qtbot.waitUntil(lambda: chart.viewport().width() > 300)
