@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from durabletask import task
 from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
 
 from . import doc_code
@@ -77,3 +78,21 @@ def test_generator_syntax_hello_cities(client: TaskHubGrpcClient, start_worker: 
     state = client.wait_for_orchestration_completion(iid, timeout=30)
     assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
     assert state.get_output() == "Hello Tokyo! Hello London! Hello Seattle!"
+
+
+@task.orchestrator
+def pay_many(ctx: task.OrchestrationContext, amounts: list):
+    results = yield task.when_all([ctx.call_activity("process_payment", input={"amount": a}) for a in amounts])
+    return [r["transaction_id"] for r in results]
+
+
+def test_async_activities_overlap(client: TaskHubGrpcClient, start_worker: WorkerFactory) -> None:
+    """Section "Async Activity": awaiting inside the activity does not hold a thread, so three
+    payments of 1 s each finish together."""
+    start_worker(orchestrators=[pay_many], activities=[process_payment])
+    t0 = time.monotonic()
+    iid = client.schedule_new_orchestration(pay_many, input=[1, 2, 3])
+    state = client.wait_for_orchestration_completion(iid, timeout=30)
+    elapsed = time.monotonic() - t0
+    assert state is not None and state.get_output() == ["txn_1", "txn_2", "txn_3"]
+    assert 1.0 <= elapsed < 2.5
