@@ -22,28 +22,33 @@ class ConnectionError_(Exception):
 
 
 def _make_credential(profile: ConnectionProfile) -> Any:
-    """An async azure-identity credential of the profile's kind (None for no authentication)."""
+    """An async credential of the profile's kind (None for no authentication).
+
+    azure-identity's synchronous credentials are used behind a thread adapter: its ``aio``
+    variants need aiohttp, which dtstudio does not depend on; token fetches are rare (cached and
+    refreshed by the client's token manager), so a worker thread per fetch is cheap.
+    """
     kind = profile.credential
     if kind is CredentialKind.NONE:
         return None
-    from azure.identity import aio as identity_aio
+    import azure.identity as identity
 
     if kind is CredentialKind.DEFAULT:
-        return identity_aio.DefaultAzureCredential()
-    if kind is CredentialKind.AZURE_CLI:
-        return identity_aio.AzureCliCredential()
-    if kind is CredentialKind.MANAGED_IDENTITY:
+        sync: Any = identity.DefaultAzureCredential()
+    elif kind is CredentialKind.AZURE_CLI:
+        sync = identity.AzureCliCredential()
+    elif kind is CredentialKind.MANAGED_IDENTITY:
         client_id = profile.managed_identity_client_id.strip() or None
-        return identity_aio.ManagedIdentityCredential(client_id=client_id)
-    if kind is CredentialKind.INTERACTIVE_BROWSER:
-        from azure.identity import InteractiveBrowserCredential
-
-        return _ThreadedAsyncCredential(InteractiveBrowserCredential())
-    raise ValueError(f"unknown credential kind {kind!r}")
+        sync = identity.ManagedIdentityCredential(client_id=client_id)
+    elif kind is CredentialKind.INTERACTIVE_BROWSER:
+        sync = identity.InteractiveBrowserCredential()
+    else:
+        raise ValueError(f"unknown credential kind {kind!r}")
+    return _ThreadedAsyncCredential(sync)
 
 
 class _ThreadedAsyncCredential:
-    """Adapts a synchronous credential (interactive browser) to the async protocol via a thread."""
+    """Adapts a synchronous azure-identity credential to the async protocol via a thread."""
 
     def __init__(self, sync_credential: Any) -> None:
         self._cred = sync_credential

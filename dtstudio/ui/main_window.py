@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dtstudio.core.connection import check_connection, describe_error, open_client
+from dtstudio.core.connection import check_connection, describe_error, grpc_code_name, open_client
 from dtstudio.core.instance_filter import InstanceFilter
 from dtstudio.core.profiles import BackendKind, ConnectionProfile, ProfileStore
 from dtstudio.core.taskhub_service import BATCH_OPERATIONS, TaskHubService
@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self._dialog: QWidget | None = None
         self.batch_dialog: BatchDialog | None = None
         self.last_action_message = ""
+        self._connected_message = ""
         self._sort_state: tuple[int, Qt.SortOrder] | None = None
         self.utc = False
 
@@ -449,7 +450,9 @@ class MainWindow(QMainWindow):
         if set_client is not None:
             set_client(client)
         where = "embedded emulator at " + str(self.embedded_address) if profile.kind is BackendKind.EMBEDDED else profile.endpoint
-        self._set_state("connected", f"Connected to {where} · task hub '{profile.taskhub}'")
+        self._connected_message = f"Connected to {where} · task hub '{profile.taskhub}'"
+        self._set_state("connected", self._connected_message)
+        self.setWindowTitle(f"dtstudio — {profile.name} · {profile.taskhub}")
         self.store.last_used = profile.name
         try:
             self.store.save()
@@ -611,6 +614,8 @@ class MainWindow(QMainWindow):
         self._update_action_state()
 
     def _rows_loaded(self, count: int) -> None:
+        if self.model.last_error is None and self.connection_state == "connected" and self.conn_status_label.text() != "Connected":
+            self._set_state("connected", self._connected_message)
         more = " (scroll for more)" if self.model.has_more else ""
         self.rows_label.setText(f"{count:,} instance{'s' if count != 1 else ''} loaded{more}")
         if self._select_after_load:
@@ -642,7 +647,12 @@ class MainWindow(QMainWindow):
         self._update_empty_label()
 
     def _list_failed(self, exc: BaseException) -> None:
-        self.show_banner("Could not load instances: " + describe_error(exc, self.profile))
+        text = describe_error(exc, self.profile)
+        if grpc_code_name(exc) in ("UNAVAILABLE", "UNAUTHENTICATED", "PERMISSION_DENIED"):
+            # The backend went away (or our sign-in expired): say so where the connection is shown.
+            self._set_state_label("error", text)
+            self.conn_status_label.setText("Connection lost")
+        self.show_banner("Could not load instances: " + text + " Press F5 to try again.")
 
     def _header_clicked(self, section: int) -> None:
         """First click sorts ascending, the next click on the same column flips the order."""

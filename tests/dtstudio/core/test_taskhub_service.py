@@ -208,3 +208,16 @@ def test_azure_sign_in_failure_is_explained() -> None:
 
     text = describe_error(ClientAuthenticationError("AADSTS70043: token expired"))
     assert text.startswith("Sign-in failed") and "AADSTS70043" in text
+
+
+async def test_azure_profile_with_unavailable_credential_fails_sign_in(monkeypatch: Any) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    from dtstudio.core.profiles import CredentialKind
+
+    profile = ConnectionProfile("az", BackendKind.AZURE, "https://127.0.0.1:1", "hub", CredentialKind.AZURE_CLI)
+    client = open_client(profile)
+    try:
+        with pytest.raises(ConnectionError_, match="Sign-in failed"):
+            await check_connection(client, profile, timeout=20)
+    finally:
+        await client.close()

@@ -363,3 +363,20 @@ def test_model_with_real_rows_passes_qt_checks(window: Any, sync_client: Any, qt
     assert not window.model.canFetchMore(QModelIndex())
     created = window.model.state_at(0).created_at
     assert abs(created.astimezone(timezone.utc) - datetime.now(timezone.utc)) < timedelta(minutes=5)
+
+
+def test_backend_going_away_is_reported_and_recovers(make_window: Any, qtbot: Any) -> None:
+    from durabletask.emulator import EmulatorServer
+
+    server = EmulatorServer(db_path=None, port=0)
+    server.start()
+    w = make_window()
+    w.show()
+    w.set_embedded_address(server.address)
+    w.connect_to("Embedded emulator")
+    qtbot.waitUntil(lambda: w.connection_state == "connected", timeout=10_000)
+    assert w.windowTitle() == "dtstudio — Embedded emulator · default"
+    server.stop()
+    w.reload_list()
+    qtbot.waitUntil(lambda: w.banner.isVisible() and "Cannot reach" in w.banner.text(), timeout=15_000)
+    assert w.conn_status_label.text() == "Connection lost"
