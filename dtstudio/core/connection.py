@@ -31,7 +31,7 @@ def _make_credential(profile: ConnectionProfile) -> Any:
     kind = profile.credential
     if kind is CredentialKind.NONE:
         return None
-    import azure.identity as identity
+    from azure import identity
 
     if kind is CredentialKind.DEFAULT:
         sync: Any = identity.DefaultAzureCredential()
