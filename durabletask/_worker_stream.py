@@ -88,6 +88,7 @@ class WorkItemStreamLoop:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._stream: Any = None
+        self._pending_hello: Any = None
         self._last_seen = time.monotonic()
         self._watchdog_fired = False
         self._stream_had_items = False
@@ -104,9 +105,10 @@ class WorkItemStreamLoop:
         """Ask the loop to end and cancel the open stream (if any)."""
         self._stop.set()
         with self._lock:
-            stream = self._stream
-        if stream is not None:
-            stream.cancel()
+            calls = (self._stream, self._pending_hello)
+        for call in calls:
+            if call is not None:
+                call.cancel()
 
     @property
     def stopping(self) -> bool:
@@ -188,7 +190,20 @@ class WorkItemStreamLoop:
     def _run_one_stream(self) -> bool:
         stub = self.stub
         assert stub is not None
-        stub.Hello(empty_pb2.Empty(), timeout=self.settings.hello_timeout, metadata=self._metadata)
+        hello = stub.Hello.future(
+            empty_pb2.Empty(), timeout=self.settings.hello_timeout, metadata=self._metadata
+        )
+        with self._lock:
+            self._pending_hello = hello
+        try:
+            if self._stop.is_set():
+                hello.cancel()
+            hello.result()
+        except grpc.FutureCancelledError:
+            return False
+        finally:
+            with self._lock:
+                self._pending_hello = None
         if self._stop.is_set():
             return False
         stream = stub.GetWorkItems(self._request_factory(), metadata=self._metadata)

@@ -159,3 +159,40 @@ def test_stop_cancels_stream_quickly(sidecar: SidecarServer) -> None:
     assert time.monotonic() - t0 < 2.0
     sidecar.servicer.wait_for(lambda: sidecar.servicer.stream_closed == 1)
     assert not worker.is_running
+
+
+def test_stop_does_not_wait_for_a_hanging_hello() -> None:
+    """A backend that accepts the call but never answers Hello must not delay stop()."""
+    import threading
+    import time
+    from concurrent import futures
+
+    import grpc as _grpc
+
+    from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    class Hanging(pb_grpc.TaskHubSidecarServiceServicer):
+        def Hello(self, request, context):  # type: ignore[no-untyped-def] # noqa: N802
+            entered.set()
+            release.wait(10)
+            from google.protobuf import empty_pb2
+
+            return empty_pb2.Empty()
+
+    server = _grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb_grpc.add_TaskHubSidecarServiceServicer_to_server(Hanging(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        worker = TaskHubGrpcWorker(host_address=f"127.0.0.1:{port}")
+        worker.start()
+        assert entered.wait(5)
+        t0 = time.monotonic()
+        worker.stop()
+        assert time.monotonic() - t0 < 1.5
+    finally:
+        release.set()
+        server.stop(None)
