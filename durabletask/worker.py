@@ -156,6 +156,7 @@ class TaskHubGrpcWorker:
         self._runner: WorkItemRunner | None = None
         self._inflight = 0
         self._inflight_cond = threading.Condition()
+        self._warned_entities = False
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -449,7 +450,9 @@ class TaskHubGrpcWorker:
         elif kind == "healthPing":
             pass
         elif kind in ("entityRequest", "entityRequestV2"):
-            self._logger.warning("Entity work items are not supported yet; handing the item back")
+            if not self._warned_entities:
+                self._warned_entities = True
+                self._logger.warning("Entity work items are not supported yet; handing them back")
             self._submit(self._activity_pool, self._abandon, "entity", token, stub)
         else:
             self._logger.warning("Ignoring a work item of unknown kind %r", kind)

@@ -165,3 +165,15 @@ def test_cannot_register_while_running(sidecar: SidecarServer, kind: str) -> Non
         worker.start()
         with pytest.raises(ValueError, match="running"):
             getattr(worker, f"add_{kind}")(fn)
+
+
+def test_entity_items_are_handed_back(sidecar: SidecarServer) -> None:
+    from durabletask._proto import orchestrator_service_pb2 as pb
+
+    with worker_for(sidecar) as worker:
+        worker.start()
+        item = pb.WorkItem(completionToken="e1")
+        item.entityRequestV2.instanceId = "@counter@a"
+        sidecar.servicer.items.put(item)
+        sidecar.servicer.wait_for(lambda: len(sidecar.servicer.abandoned) == 1)
+    assert sidecar.servicer.abandoned == [("entity", "e1")]
