@@ -32,6 +32,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("updated", "Last updated"),
     ("duration", "Duration"),
     ("parent", "Parent"),
+    ("tags", "Tags"),
 ]
 _COL = {key: i for i, (key, _) in enumerate(COLUMNS)}
 
@@ -336,6 +337,9 @@ class InstanceTableModel(QAbstractTableModel):
             return format_duration(_duration_seconds(state, datetime.now(timezone.utc)))
         if key == "parent":
             return str(getattr(state, "parent_instance_id", None) or "")
+        if key == "tags":
+            tags = getattr(state, "tags", None) or {}
+            return ", ".join(f"{k}={v}" for k, v in sorted(dict(tags).items()))
         return ""
 
     def _sort_key(self, state: Any, key: str) -> Any:

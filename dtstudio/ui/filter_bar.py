@@ -122,6 +122,47 @@ class FilterBar(QWidget):
             flt.created_to = self.created_to.dateTime().toPython().astimezone(timezone.utc)  # type: ignore[attr-defined]
         return flt
 
+    def to_settings(self) -> dict[str, object]:
+        """The filter as plain JSON-able values (to remember it between runs)."""
+        flt = self.current_filter()
+        return {
+            "statuses": sorted(flt.statuses),
+            "time_preset": flt.time_preset,
+            "created_from": self.created_from.dateTime().toString(Qt.DateFormat.ISODate),
+            "created_to": self.created_to.dateTime().toString(Qt.DateFormat.ISODate),
+            "id_prefix": flt.id_prefix,
+            "name_contains": flt.name_contains,
+            "hide_sub_orchestrations": flt.hide_sub_orchestrations,
+        }
+
+    def restore_settings(self, data: dict[str, object]) -> None:
+        """Put back a filter saved by :meth:`to_settings` (unknown or bad values are ignored)."""
+        widgets = [self.id_prefix, self.name_contains, self.hide_subs, self.time_preset, self.created_from,
+                   self.created_to, *self.status_buttons.values()]
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            statuses = data.get("statuses")
+            wanted = {str(s) for s in statuses} if isinstance(statuses, list) else set()
+            for name, b in self.status_buttons.items():
+                b.setChecked(name in wanted)
+            self.all_button.setChecked(not (wanted & set(self.status_buttons)))
+            i = self.time_preset.findData(str(data.get("time_preset", "any")))
+            self.time_preset.setCurrentIndex(max(0, i))
+            for edit, key in ((self.created_from, "created_from"), (self.created_to, "created_to")):
+                dt = QDateTime.fromString(str(data.get(key, "")), Qt.DateFormat.ISODate)
+                if dt.isValid():
+                    edit.setDateTime(dt)
+            self.id_prefix.setText(str(data.get("id_prefix", "") or ""))
+            self.name_contains.setText(str(data.get("name_contains", "") or ""))
+            self.hide_subs.setChecked(bool(data.get("hide_sub_orchestrations", False)))
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        custom = self.time_preset.currentData() == "custom"
+        for w in (self.created_from, self.created_to, self.range_dash):
+            w.setVisible(custom)
+
     def set_statuses(self, statuses: set[str]) -> None:
         for name, b in self.status_buttons.items():
             b.blockSignals(True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -157,7 +158,7 @@ class MainWindow(QMainWindow):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate([250, 170, 110, 150, 150, 90, 160]):
+        for col, width in enumerate([250, 170, 110, 150, 150, 90, 200, 160]):
             self.table.setColumnWidth(col, width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
@@ -298,6 +299,17 @@ class MainWindow(QMainWindow):
         header = s.value("list/header")
         if header is not None:
             self.table.horizontalHeader().restoreState(header)
+        saved_filter = s.value("list/filter")
+        if saved_filter:
+            try:
+                data = json.loads(str(saved_filter))
+                if isinstance(data, dict):
+                    self.filter_bar.restore_settings(data)
+                    flt = self.filter_bar.current_filter()
+                    flt.validate()
+                    self.instance_filter = flt
+            except ValueError as exc:
+                log.info("ignoring the saved filter: %s", exc)
         utc = str(s.value("view/utc", "false")).lower() == "true"
         self.act_utc.setChecked(utc)
         self.set_utc(utc)
@@ -315,6 +327,7 @@ class MainWindow(QMainWindow):
         s.setValue("window/splitter", self.splitter.saveState())
         s.setValue("list/header", self.table.horizontalHeader().saveState())
         s.setValue("view/utc", "true" if self.utc else "false")
+        s.setValue("list/filter", json.dumps(self.filter_bar.to_settings()))
         s.setValue("list/auto_refresh", int(self.auto_refresh.currentData() or 0))
         s.sync()
 
@@ -617,6 +630,8 @@ class MainWindow(QMainWindow):
         if self.model.last_error is None and self.connection_state == "connected" and self.conn_status_label.text() != "Connected":
             self._set_state("connected", self._connected_message)
         more = " (scroll for more)" if self.model.has_more else ""
+        if self._sort_state is not None and self.model.has_more:
+            more += " · sorted among the loaded rows"
         self.rows_label.setText(f"{count:,} instance{'s' if count != 1 else ''} loaded{more}")
         if self._select_after_load:
             row = self.model.row_of(self._select_after_load)

@@ -380,3 +380,23 @@ def test_backend_going_away_is_reported_and_recovers(make_window: Any, qtbot: An
     w.reload_list()
     qtbot.waitUntil(lambda: w.banner.isVisible() and "Cannot reach" in w.banner.text(), timeout=15_000)
     assert w.conn_status_label.text() == "Connection lost"
+
+
+def test_filter_is_remembered_and_tags_are_shown(make_window: Any, window: Any, sync_client: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("x", instance_id="tagged-1", tags={"team": "core", "env": "dev"})
+    sync_client.schedule_new_orchestration("x", instance_id="other-1")
+    window.refresh()
+    wait_rows(qtbot, window, 2)
+    row = window.model.row_of("tagged-1")
+    assert window.model.data(window.model.index(row, 7)) == "env=dev, team=core"
+    bar = window.filter_bar
+    bar.id_prefix.setText("tagged")
+    bar.status_buttons["PENDING"].click()
+    bar.hide_subs.setChecked(True)
+    qtbot.waitUntil(lambda: ids_shown(window) == ["tagged-1"])
+    window.close()
+    again = make_window()
+    flt = again.filter_bar.current_filter()
+    assert (flt.id_prefix, flt.statuses, flt.hide_sub_orchestrations) == ("tagged", {"PENDING"}, True)
+    assert again.instance_filter.id_prefix == "tagged"
+    assert not again.filter_bar.all_button.isChecked()
