@@ -109,8 +109,17 @@ def test_selecting_a_row_opens_its_detail_and_copy_id(window: Any, sync_client: 
     window.detail.show_instance = lambda iid: (shown.append(iid), original(iid))
     window.table.selectRow(0)
     assert shown == ["detail-me"]
+    current = getattr(window.detail, "current_instance_id", None)
+    if callable(current):  # the real detail pane (the placeholder has no such method)
+        qtbot.waitUntil(lambda: current() == "detail-me")
     window.act_copy.trigger()
     assert QGuiApplication.clipboard().text() == "detail-me"
+    # a parent/child link in the detail pane selects that instance in the list
+    sync_client.schedule_new_orchestration("greet", instance_id="linked")
+    window.refresh()
+    qtbot.waitUntil(lambda: window.model.row_of("linked") >= 0 and not window.model.is_loading)
+    window.detail.open_instance_requested.emit("linked")
+    assert window.selected_ids() == ["linked"] and shown[-1] == "linked"
 
 
 def _open(window: Any, key: str, ids: list[str]) -> Any:
