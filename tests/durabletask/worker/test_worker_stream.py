@@ -196,3 +196,31 @@ def test_stop_does_not_wait_for_a_hanging_hello() -> None:
     finally:
         release.set()
         server.stop(None)
+
+
+def test_interceptors_apply_to_own_and_given_channels(sidecar: SidecarServer) -> None:
+    import grpc as _grpc
+
+    from durabletask._grpc import MetadataInterceptor
+
+    own = make_worker(sidecar, interceptors=[MetadataInterceptor([("x-own", "1")])])
+    with own:
+        own.start()
+        sidecar.servicer.wait_for(lambda: len(sidecar.servicer.requests) == 1)
+    channel = _grpc.insecure_channel(sidecar.address)
+    given = TaskHubGrpcWorker(
+        channel=channel, interceptors=[MetadataInterceptor([("x-given", "2")])], resiliency_options=FAST
+    )
+    with given:
+        given.start()
+        sidecar.servicer.wait_for(lambda: len(sidecar.servicer.requests) == 2)
+    # The worker leaves a caller's channel open.
+    from google.protobuf import empty_pb2
+
+    from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
+
+    pb_grpc.TaskHubSidecarServiceStub(channel).Hello(empty_pb2.Empty(), timeout=5)
+    channel.close()
+    assert sidecar.servicer.stream_metadata[0]["x-own"] == "1"
+    assert sidecar.servicer.stream_metadata[1]["x-given"] == "2"
+    assert sidecar.servicer.hello_metadata[1]["x-given"] == "2"
