@@ -50,14 +50,18 @@ def fill_hub(address: str, samples: Any) -> dict[str, str]:
     for i, city in enumerate(cities):
         c.schedule_new_orchestration(samples.hello_sequence, input=city, instance_id=f"greeting-{i + 1:03d}")
     ids["completed"] = "order-1042"
-    c.schedule_new_orchestration(samples.order_workflow, input={"id": 1042, "amount": 99.5}, instance_id="order-1042")
-    c.schedule_new_orchestration(samples.order_workflow, input={"id": 1043, "amount": 250}, instance_id="order-1043")
-    c.schedule_new_orchestration(samples.order_workflow, input={"id": 1044, "amount": 4200}, instance_id="order-1044")
+    c.schedule_new_orchestration(samples.order_workflow, input={"id": 1042, "amount": 99.5}, instance_id="order-1042",
+                                 tags={"team": "checkout", "region": "eu"})
+    c.schedule_new_orchestration(samples.order_workflow, input={"id": 1043, "amount": 250}, instance_id="order-1043",
+                                 tags={"team": "checkout", "region": "eu"})
+    c.schedule_new_orchestration(samples.order_workflow, input={"id": 1044, "amount": 4200}, instance_id="order-1044",
+                                 tags={"team": "checkout", "region": "eu"})
     ids["failed"] = "order-1044"
-    c.schedule_new_orchestration(samples.order_workflow, input={"id": 1045, "amount": 12}, instance_id="order-1045")
+    c.schedule_new_orchestration(samples.order_workflow, input={"id": 1045, "amount": 12}, instance_id="order-1045",
+                                 tags={"team": "checkout", "region": "eu"})
     c.schedule_new_orchestration(samples.fan_out_fan_in, input=["the quick brown fox", "jumps over", "the lazy dog"],
                                  instance_id="wordcount-7")
-    c.schedule_new_orchestration(samples.parent_with_children, input=3, instance_id="batch-import-2026")
+    c.schedule_new_orchestration(samples.parent_with_children, input=3, instance_id="batch-import-2026", tags={"team": "data"})
     c.schedule_new_orchestration(samples.failing_workflow, input=1500, instance_id="refund-77")
     c.schedule_new_orchestration(samples.timer_workflow, input=3600, instance_id="reminder-daily")
     for i in range(3):
