@@ -74,6 +74,7 @@ class Engine(Operations):
         self._committed = 0
         self._post: Post = []
         self._stopping = False
+        self._closed = False
         self._nonce = uuid.uuid4().hex[:8]
         self._counter = itertools.count(1)
         self._stream_ids = itertools.count(1)
@@ -906,11 +907,9 @@ class Engine(Operations):
                     ev.set()
             self._waiters.clear()
 
-    def shutdown(self) -> None:
-        """Commit what is pending, wake every stream and waiter, stop the threads, close the database."""
+    def begin_shutdown(self) -> None:
+        """Refuse new work and wake every stream and waiter (the database stays open)."""
         with self.lock:
-            if self._stopping:
-                return
             self._stopping = True
             self._tx_cv.notify_all()
             self._work_cv.notify_all()
@@ -918,14 +917,20 @@ class Engine(Operations):
             for waiters in self._waiters.values():
                 for ev in waiters:
                     ev.set()
+
+    def shutdown(self) -> None:
+        """Commit what is pending, stop the threads, close the database."""
+        if self._closed:
+            return
+        self.begin_shutdown()
         self._committer.join(10)
         self._timer.join(10)
         with self.lock:
             self._done_cv.notify_all()
             if self._tx_open:
-                self.store.commit()
-                self._tx_open = False
+                self._commit_locked()
             self.store.close()
+            self._closed = True
 
     @property
     def stopping(self) -> bool:

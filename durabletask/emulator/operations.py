@@ -118,6 +118,10 @@ class Operations:
         def stopping(self) -> bool: ...
 
     # ------------------------------------------------------------------------------- helpers
+    def _check_open(self) -> None:
+        if self.stopping:
+            raise Unavailable("the emulator is shutting down")
+
     def _row(self, hub: str, instance_id: str) -> InstanceRow:
         inst = self.insts.get((hub, instance_id))
         if inst is not None:
@@ -291,6 +295,7 @@ class Operations:
     def get_instance(self, hub: str, instance_id: str, payloads: bool) -> pb.GetInstanceResponse:
         check_instance_id(instance_id)
         with self.lock:
+            self._check_open()
             row = self.store.get_instance(hub, instance_id)
         if row is None:
             return pb.GetInstanceResponse(exists=False)
@@ -341,6 +346,7 @@ class Operations:
             after = _keyset(q.continuationToken.value, "continuationToken")
         prefix = q.instanceIdPrefix.value if q.HasField("instanceIdPrefix") else None
         with self.lock:
+            self._check_open()
             rows = self.store.query_instances(
                 hub, statuses=statuses,
                 created_from=_us(q.createdTimeFrom) if q.HasField("createdTimeFrom") else None,
@@ -371,6 +377,7 @@ class Operations:
         if req.HasField("lastInstanceKey") and req.lastInstanceKey.value:
             after = _keyset(req.lastInstanceKey.value, "lastInstanceKey")
         with self.lock:
+            self._check_open()
             rows = self.store.list_completed_ids(
                 hub, statuses=statuses,
                 completed_from=_us(req.completedTimeFrom) if req.HasField("completedTimeFrom") else None,
@@ -386,6 +393,7 @@ class Operations:
         """The current execution's history as serialized HistoryChunk messages."""
         check_instance_id(req.instanceId)
         with self.lock:
+            self._check_open()
             row = self._row(hub, req.instanceId)
             if req.HasField("executionId") and req.executionId.value and req.executionId.value != row.execution_id:
                 raise NotFound(f"execution '{req.executionId.value}' of instance '{req.instanceId}' not found "

@@ -160,11 +160,10 @@ class EmulatorServer:
         if server is None or engine is None:
             return
         self._server = None
-        with engine.lock:
-            engine._work_cv.notify_all()
-        engine_stop = server.stop(grace)
+        stopped = server.stop(grace)
+        engine.begin_shutdown()  # streams and waiters end with UNAVAILABLE; new calls are refused
+        stopped.wait(30)
         engine.shutdown()
-        engine_stop.wait(30)
         self._engine = None
 
     def reset(self) -> None:
