@@ -146,8 +146,10 @@ class TaskHubService:
     async def count_by_status(self, flt: InstanceFilter, *, limit_per_status: int = 10_000) -> StatusCounts:
         """Per-status counts for the current filter (all statuses, ignoring the status filter)."""
         result = StatusCounts()
-        for name in ALL_STATUS_NAMES:
-            n, capped = await self.count_matching(flt, statuses=[name], limit=limit_per_status)
+        found = await asyncio.gather(
+            *(self.count_matching(flt, statuses=[name], limit=limit_per_status) for name in ALL_STATUS_NAMES)
+        )
+        for name, (n, capped) in zip(ALL_STATUS_NAMES, found):
             result.counts[name] = n
             if capped:
                 result.capped.add(name)

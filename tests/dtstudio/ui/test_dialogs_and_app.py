@@ -144,3 +144,20 @@ def test_create_window_with_endpoint(qloop: Any, qtbot: Any, tmp_path: Path, emu
     qtbot.addWidget(ctx.window)
     qtbot.waitUntil(lambda: ctx.window.connection_state == "connected", timeout=15_000)
     assert ctx.emulator is None and emulator.address in ctx.window.state_label.text()
+
+
+def test_python_m_dtstudio_starts_and_quits(tmp_path: Path) -> None:
+    """The real entry point: embedded emulator + window (offscreen), then a clean exit."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DTSTUDIO_LOG="INFO")
+    proc = subprocess.run(
+        [sys.executable, "-m", "dtstudio", "--db", str(tmp_path / "e.db"), "--port", "0",
+         "--config-dir", str(tmp_path / "cfg"), "--quit-after", "1.5"],
+        capture_output=True, text=True, env=env, timeout=90, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "window shown" in proc.stderr and "embedded emulator listening" in proc.stderr
+    assert (tmp_path / "e.db").exists()
+    assert (tmp_path / "cfg" / "dtstudio.ini").exists()  # the layout was saved on close
