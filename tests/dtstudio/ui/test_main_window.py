@@ -409,3 +409,24 @@ def test_filter_is_remembered_and_tags_are_shown(make_window: Any, window: Any, 
     assert (flt.id_prefix, flt.statuses, flt.hide_sub_orchestrations) == ("tagged", {"PENDING"}, True)
     assert again.instance_filter.id_prefix == "tagged"
     assert not again.filter_bar.all_button.isChecked()
+
+
+def test_odd_user_input_never_breaks_the_window(window: Any, sync_client: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("x", instance_id="50%_off'\"")
+    window.refresh()
+    wait_rows(qtbot, window, 1)
+    bar = window.filter_bar
+    for prefix, name in [("\x00\x01", ""), ("50%", "💥" * 500), ("50%_", ""), ("'; DROP TABLE instances; --", "x"), ("é" * 3000, "")]:
+        bar.id_prefix.setText(prefix)
+        bar.name_contains.setText(name)
+        bar._emit()
+        qtbot.waitUntil(lambda: not window.model.is_loading, timeout=10_000)
+        assert "Traceback" not in window.banner.text()
+    bar.id_prefix.setText("50%_")
+    bar.name_contains.setText("")
+    bar._emit()
+    qtbot.waitUntil(lambda: ids_shown(window) == ["50%_off'\""], timeout=10_000)
+    window.hub_edit.setText("bad hub name with spaces")
+    window._connect_clicked()
+    qtbot.waitUntil(lambda: window.connection_state in ("error", "connected"), timeout=10_000)
+    assert "Traceback" not in window.state_label.text()
