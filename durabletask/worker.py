@@ -282,6 +282,27 @@ class TaskHubGrpcWorker:
 
     # -- channel -------------------------------------------------------------------------------
 
+    def _channel_arguments(self) -> list[tuple[str, Any]]:
+        """Channel arguments for a worker-owned channel: ours first, the caller's override them.
+
+        The worker keeps its own sub-channel (not shared with clients in the same process) and caps
+        gRPC's internal reconnect backoff at the worker's own cap, so the worker is back within
+        seconds after a backend restart instead of gRPC's default of up to two minutes.
+        """
+        settings = StreamSettings(self._resiliency_options)
+        args: list[tuple[str, Any]] = [
+            ("grpc.use_local_subchannel_pool", 1),
+            ("grpc.initial_reconnect_backoff_ms", max(10, int(settings.backoff_base * 1000))),
+            ("grpc.min_reconnect_backoff_ms", max(10, int(settings.backoff_base * 1000))),
+            ("grpc.max_reconnect_backoff_ms", max(100, int(settings.backoff_cap * 1000))),
+        ]
+        opts = self._channel_options
+        if opts is None:
+            return args
+        if hasattr(opts, "to_grpc_options"):
+            return args + list(opts.to_grpc_options())
+        return args + [tuple(pair) for pair in opts]  # type: ignore[misc]
+
     def _make_channel(self) -> grpc.Channel:
         from durabletask import _grpc
 
@@ -289,7 +310,7 @@ class TaskHubGrpcWorker:
             self._host_address,
             secure_channel=self._secure_channel,
             interceptors=self._interceptors,
-            options=self._channel_options,
+            options=self._channel_arguments(),
         )
 
     # -- lifecycle -----------------------------------------------------------------------------

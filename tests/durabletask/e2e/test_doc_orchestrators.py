@@ -95,4 +95,4 @@ def test_async_activities_overlap(client: TaskHubGrpcClient, start_worker: Worke
     state = client.wait_for_orchestration_completion(iid, timeout=30)
     elapsed = time.monotonic() - t0
     assert state is not None and state.get_output() == ["txn_1", "txn_2", "txn_3"]
-    assert 1.0 <= elapsed < 2.5
+    assert 1.0 <= elapsed < 2.9  # 3.0 s or more if they ran one after another

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from durabletask import task
 from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
@@ -90,7 +91,17 @@ def test_worker_reconnects_after_the_backend_restarts(tmp_path) -> None:  # type
         server = EmulatorServer(port=port, db_path=str(db))
         server.start()
         with TaskHubGrpcClient(host_address=f"127.0.0.1:{port}") as c:
-            c.raise_orchestration_event(iid, "go", data="back")
+            # gRPC shares sub-channels per process: right after the restart a call may still see the
+            # connection backoff left by the outage, so the client retries briefly.
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    c.raise_orchestration_event(iid, "go", data="back")
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
             state = c.wait_for_orchestration_completion(iid, timeout=20)
         assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
         assert state.get_output() == "back"

@@ -94,7 +94,7 @@ def test_async_activities_run_concurrently(sidecar: SidecarServer) -> None:
             )
         sidecar.servicer.wait_for(lambda: len(sidecar.servicer.activity_completions) == 5)
         elapsed = time.monotonic() - t0
-    assert elapsed < 1.5  # five 0.4 s activities overlapped
+    assert elapsed < 1.9  # five 0.4 s activities overlapped (2.0 s one after another)
     results = sorted(
         json.loads(r.result.value)["transaction_id"] for r in sidecar.servicer.activity_completions
     )

@@ -110,12 +110,12 @@ def test_silent_stream_is_dropped_by_the_watchdog(sidecar: SidecarServer) -> Non
 def test_health_pings_keep_the_stream(sidecar: SidecarServer) -> None:
     import time
 
-    opts = GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0.4)
+    opts = GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0.8)
     with make_worker(sidecar, resiliency_options=opts) as worker:
         worker.start()
         s = sidecar.servicer
         s.wait_for(lambda: len(s.requests) == 1)
-        end = time.monotonic() + 1.0
+        end = time.monotonic() + 1.6
         while time.monotonic() < end:
             s.items.put(pb.WorkItem(healthPing=pb.HealthPing()))
             time.sleep(0.1)
