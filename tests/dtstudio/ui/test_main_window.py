@@ -430,3 +430,24 @@ def test_odd_user_input_never_breaks_the_window(window: Any, sync_client: Any, q
     window._connect_clicked()
     qtbot.waitUntil(lambda: window.connection_state in ("error", "connected"), timeout=10_000)
     assert "Traceback" not in window.state_label.text()
+
+
+def test_embedded_emulator_that_cannot_start_is_explained(make_window: Any, qtbot: Any, tmp_path: Any) -> None:
+    from dtstudio.core.embedded_emulator import EmbeddedEmulator
+
+    first = EmbeddedEmulator(tmp_path / "shared.db", preferred_port=0)
+    first.start()
+    try:
+        w = make_window()
+        w.connect_to("Embedded emulator")
+        qtbot.waitUntil(lambda: w.connection_state == "connecting")
+        assert "Starting the embedded emulator" in w.state_label.text()
+        second = EmbeddedEmulator(tmp_path / "shared.db", preferred_port=0)
+        try:
+            second.start()
+        except RuntimeError as exc:
+            w.set_embedded_address(None, str(exc))
+        qtbot.waitUntil(lambda: w.connection_state == "error")
+        assert "did not start" in w.state_label.text() and "in use by another" in w.state_label.text()
+    finally:
+        first.stop()
