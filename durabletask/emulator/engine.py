@@ -17,7 +17,6 @@ import itertools
 import logging
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -27,7 +26,7 @@ from durabletask._proto import orchestrator_service_pb2 as pb
 from . import runtime as rt
 from .errors import Unavailable
 from .operations import Operations
-from .state import Act, InboxItem, Inst, Lease, Stream, field_bytes, now_us
+from .state import Act, InboxItem, Inst, Lease, Stream, field_bytes, new_id, now_us
 from .store import InstanceRow, Store
 
 __all__ = ["Engine", "EngineOptions"]
@@ -75,7 +74,7 @@ class Engine(Operations):
         self._post: Post = []
         self._stopping = False
         self._closed = False
-        self._nonce = uuid.uuid4().hex[:8]
+        self._nonce = new_id()[:8]
         self._counter = itertools.count(1)
         self._stream_ids = itertools.count(1)
         self.insts: dict[tuple[str, str], Inst] = {}
@@ -167,29 +166,40 @@ class Engine(Operations):
 
         ``background``: nobody waits for this change, so the committer thread commits it.
         """
-        if not self._tx_open:
+        alone = not self._tx_open  # first in its transaction: no savepoint needed to undo it alone
+        if alone:
             self.store.begin()
             self._tx_open = True
+        else:
+            self.store.savepoint()
         if background:
             self._tx_cv.notify()
-        self.store.savepoint()
         post: Post = []
         try:
             result = fn(post)
         except rt_errors():  # refused requests change nothing
-            self.store.rollback_savepoint()
+            self._undo(alone)
             raise
         except BaseException:
-            self.store.rollback_savepoint()
+            self._undo(alone)
             log.exception("internal error in a write operation; reloading state from the database")
             self._reload_after_error()
             raise
-        self.store.release()
+        if not alone:
+            self.store.release()
         self._post.extend(post)
         return result, self._epoch
 
+    def _undo(self, alone: bool) -> None:
+        if alone:
+            self.store.rollback()
+            self._tx_open = False
+        else:
+            self.store.rollback_savepoint()
+
     def _reload_after_error(self) -> None:
-        self.store.commit()
+        if self._tx_open:
+            self.store.commit()
         self._tx_open = False
         self._committed = self._epoch
         self._epoch += 1
@@ -704,7 +714,7 @@ class Engine(Operations):
             info.orchestrationInstance.instanceId = parent.row.instance_id
             info.orchestrationInstance.executionId.value = parent.row.execution_id
             started = rt.new_execution_started(
-                c.instanceId, uuid.uuid4().hex, c.name, c.version.value if c.HasField("version") else None,
+                c.instanceId, new_id(), c.name, c.version.value if c.HasField("version") else None,
                 c.input.value if c.HasField("input") else None, now, parent=info, tags=dict(c.tags))
             self._start_child(parent, rt.ChildStart(c.instanceId, started, created.eventId, c.name), now, post)
         elif child.status == rt.FAILED:
@@ -839,7 +849,7 @@ class Engine(Operations):
                 self._forget(old)
             self.store.delete_instance(hub, instance_id)
         if started is None:
-            started = rt.new_execution_started(instance_id, uuid.uuid4().hex, name, version, input, now,
+            started = rt.new_execution_started(instance_id, new_id(), name, version, input, now,
                                                parent=parent, tags=tags, trace=trace, scheduled_us=scheduled_us)
         exec_id = started.executionStarted.orchestrationInstance.executionId.value
         parent_id = parent.orchestrationInstance.instanceId if parent is not None else ""

@@ -6,9 +6,9 @@ one atomic write (or a read) against the engine's state. Errors are :mod:`.error
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -281,7 +281,7 @@ class Operations:
                 raise FailedPrecondition(
                     f"only completed, failed or terminated orchestrations can be restarted; "
                     f"'{req.instanceId}' is {pb.OrchestrationStatus.Name(row.status)}")  # type: ignore[arg-type]
-            new_id = uuid.uuid4().hex if req.restartWithNewInstanceId else req.instanceId
+            new_id = os.urandom(16).hex() if req.restartWithNewInstanceId else req.instanceId
             self.create_instance(hub, new_id, row.name, row.version, row.input, now_us(), post,
                                  tags=dict(row.tags),
                                  trace=None if row.trace is None else pb.TraceContext.FromString(row.trace),

@@ -8,7 +8,7 @@ persists and routes that outcome; nothing here touches storage or the network.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -211,7 +211,7 @@ def _status_after(status: int, new_events: Sequence[pb.HistoryEvent]) -> tuple[i
 
 
 def apply_response(view: InstanceView, new_events: Sequence[pb.HistoryEvent], resp: pb.OrchestratorResponse,
-                   now_us: int, new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> Outcome:
+                   now_us: int, new_id: Callable[[], str] = lambda: os.urandom(16).hex()) -> Outcome:
     """Apply one OrchestratorResponse to an instance that was sent ``new_events``."""
     out = Outcome()
     out.custom_status = resp.customStatus.value if resp.HasField("customStatus") else None

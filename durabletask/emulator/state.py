@@ -8,6 +8,7 @@ re-encoding the whole history).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -16,6 +17,11 @@ from durabletask._proto import orchestrator_service_pb2 as pb
 from .store import InstanceRow
 
 __all__ = ["Act", "InboxItem", "Inst", "Lease", "Stream", "field_bytes", "now_us", "varint"]
+
+
+def new_id() -> str:
+    """A random 32-hex-digit id (execution ids, instance ids of restarts)."""
+    return os.urandom(16).hex()
 
 
 def now_us() -> int:
