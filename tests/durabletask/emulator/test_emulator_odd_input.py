@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from conftest import RawStream, complete_orchestration, completion, get_state, history, kinds, new_kinds, start
 
+from conftest import (
+    RawStream,
+    complete_orchestration,
+    completion,
+    get_state,
+    history,
+    kinds,
+    new_kinds,
+    start,
+)
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 
