@@ -135,6 +135,7 @@ class Engine(Operations):
             self.store.commit()
         for inst in self.insts.values():
             self._make_ready(inst)
+        self._sweep_leases(now_us())
         if self.insts:
             log.info("loaded %d live instances, %d queued activities", len(self.insts), len(self.acts))
 
@@ -269,11 +270,16 @@ class Engine(Operations):
             if not act.removed and act.lease is None:
                 self._ready_a.append(act)
                 self._work_cv.notify_all()
-        elif kind == "lease":
-            lease = self.leases.get(payload)
-            if lease is not None and lease.expires_us <= now:
-                log.info("lease %s expired; redelivering", lease.token)
-                self._release(lease, 0.0)
+        elif kind == "sweep":
+            self._sweep_leases(now)
+
+    def _sweep_leases(self, now: int) -> None:
+        """Redeliver items whose lease expired (a worker that holds an item far too long); re-arm."""
+        for lease in [lease for lease in self.leases.values() if lease.expires_us <= now]:
+            log.info("lease %s on %s expired; redelivering", lease.token, lease.key[1])
+            self._release(lease, 0.0)
+        interval = min(max(self.options.lease_timeout / 4, 0.05), 30.0)
+        self._schedule(now + int(interval * 1e6), "sweep", None)
 
     # ============================================================================== readiness
     def _visible_batch(self, inst: Inst, now: int) -> tuple[list[InboxItem], list[int]] | None:
@@ -460,7 +466,6 @@ class Engine(Operations):
         inst.lease = token
         stream.leases.add(token)
         stream.outstanding_o += 1
-        self._schedule(lease.expires_us, "lease", token)
         return field_bytes(_WORK_ITEM_ORCH_TAG, body) + field_bytes(_WORK_ITEM_TOKEN_TAG, token.encode())
 
     def _take_activity(self, stream: Stream) -> bytes | None:
@@ -489,7 +494,6 @@ class Engine(Operations):
         found.lease = token
         stream.leases.add(token)
         stream.outstanding_a += 1
-        self._schedule(lease.expires_us, "lease", token)
         return field_bytes(_WORK_ITEM_ACT_TAG, found.data) + field_bytes(_WORK_ITEM_TOKEN_TAG, token.encode())
 
     def _drop_lease(self, lease: Lease) -> None:

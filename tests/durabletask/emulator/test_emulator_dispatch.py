@@ -343,3 +343,45 @@ def test_entities_answer_unimplemented(stub):
     with pytest.raises(grpc.RpcError) as info:
         stub.SignalEntity(pb.SignalEntityRequest(instanceId="@e@k", name="op"), timeout=10)
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED and "entities" in info.value.details()
+
+
+def test_expired_leases_are_redelivered(make_server):
+    server = make_server(lease_timeout=0.4)
+    channel = grpc.insecure_channel(server.address)
+    stub = pb_grpc.TaskHubSidecarServiceStub(channel)
+    try:
+        start(stub, "orch")
+        s = RawStream(stub)
+        item = s.next()
+        t0 = time.monotonic()
+        again = s.next(timeout=5)  # never completed: the lease expires and the item comes back
+        assert time.monotonic() - t0 >= 0.3
+        assert again.orchestratorRequest.instanceId == "i1" and again.completionToken != item.completionToken
+        complete_orchestration(stub, item, completion("late"))  # the expired lease's completion is stale
+        assert get_state(stub).orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_PENDING
+        complete_orchestration(stub, again, completion("ok"))
+        assert get_state(stub).orchestrationState.output.value == '"ok"'
+        s.close()
+    finally:
+        channel.close()
+
+
+def test_work_item_filters(stub):
+    start(stub, "a", instance_id="ia")
+    start(stub, "b", instance_id="ib")
+    filters = pb.WorkItemFilters(orchestrations=[pb.OrchestrationFilter(name="a")],
+                                 activities=[pb.ActivityFilter(name="wanted")])
+    only_a = RawStream(stub, pb.GetWorkItemsRequest(workItemFilters=filters))
+    try:
+        item = only_a.next()
+        assert item.orchestratorRequest.instanceId == "ia"
+        complete_orchestration(stub, item, schedule(1, "unwanted"), schedule(2, "wanted"))
+        act = only_a.next()
+        assert act.activityRequest.name == "wanted"
+        assert only_a.none_within(0.3)  # neither "b" nor "unwanted"
+        rest = RawStream(stub)
+        got = {rest.next().WhichOneof("request") for _ in range(2)}
+        assert got == {"orchestratorRequest", "activityRequest"}
+        rest.close()
+    finally:
+        only_a.close()
