@@ -1,13 +1,12 @@
 """The client-facing operations of the engine: start, query, signal, terminate, purge, ...
 
-A mixin of :class:`durabletask.emulator.engine.Engine`; each method validates its request, then runs
+The top layer of :class:`durabletask.emulator.engine.Engine`; each method validates its request, then runs
 one atomic write (or a read) against the engine's state. Errors are :mod:`.errors` exceptions.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 from . import runtime as rt
+from .core import Post
+from .dispatch import Dispatcher
 from .errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -28,9 +29,7 @@ from .store import TERMINAL, InstanceRow
 from .validation import check_instance_id, check_name, check_payload
 
 if TYPE_CHECKING:
-    from .engine import Post
     from .state import Inst
-    from .store import Store
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Operations", "to_state"]
 
@@ -90,32 +89,8 @@ def _keyset(token: str, what: str) -> tuple[int, str]:
     return int(head), tail
 
 
-class Operations:
-    """Client operations (mixed into the Engine, which provides the attributes declared here)."""
-
-    if TYPE_CHECKING:
-        store: Store
-        lock: threading.Lock
-        insts: dict[tuple[str, str], Inst]
-        hubs: set[str]
-
-        def write(self, fn: Callable[[Post], Any], wait: bool = True) -> Any: ...
-        def create_instance(self, hub: str, instance_id: str, name: str, version: str | None,
-                            input: str | None, now: int, post: Post, *, started: pb.HistoryEvent | None = None,
-                            parent: pb.ParentInstanceInfo | None = None, tags: dict[str, str] | None = None,
-                            trace: pb.TraceContext | None = None, scheduled_us: int | None = None,
-                            replace: bool = True) -> Inst: ...
-        def _enqueue(self, inst: Inst, ev: pb.HistoryEvent, exec_id: str | None, now: int, post: Post,
-                     visible_us: int | None = None) -> None: ...
-        def _terminate_live(self, hub: str, instance_id: str, term: pb.ExecutionTerminatedEvent, now: int,
-                            post: Post) -> bool: ...
-        def _rewind(self, row: InstanceRow, rewound: pb.ExecutionRewoundEvent, now: int, post: Post) -> None: ...
-        def _forget(self, inst: Inst) -> None: ...
-        def _ensure_history(self, inst: Inst) -> list[bytes]: ...
-        def add_waiter(self, key: tuple[str, str]) -> threading.Event: ...
-        def remove_waiter(self, key: tuple[str, str], ev: threading.Event) -> None: ...
-        @property
-        def stopping(self) -> bool: ...
+class Operations(Dispatcher):
+    """Client operations: the top layer of the engine."""
 
     # ------------------------------------------------------------------------------- helpers
     def _check_open(self) -> None:

@@ -1,0 +1,454 @@
+"""The engine's core: live state in memory, truth in SQLite, one lock, group commit, timers.
+
+Threading model: one lock guards the in-memory state and the single SQLite connection. A write
+operation runs under the lock (in a SAVEPOINT when it shares the open transaction with others); the
+last writer of a burst commits for all of them (group commit: one fsync per batch), runs their
+post-commit actions (make instances dispatchable, queue activities, wake waiters), and every caller
+answers only once its change is durable. A timer thread wakes instances whose timers, scheduled
+starts or redelivery delays fall due, and sweeps expired leases.
+
+Layers on top: :mod:`.routing` (applying completions, messages between instances),
+:mod:`.dispatch` (worker streams), :mod:`.operations` (client calls); :class:`.engine.Engine` is all.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from durabletask._proto import orchestrator_service_pb2 as pb
+
+from . import runtime as rt
+from .errors import EmulatorError, Unavailable
+from .state import Act, InboxItem, Inst, Lease, Stream, new_id, now_us
+from .store import Store
+
+__all__ = ["EngineCore", "EngineOptions", "Post"]
+
+log = logging.getLogger("durabletask.emulator")
+
+T = TypeVar("T")
+#: Actions to run after the transaction commits.
+Post = list[Callable[[], None]]
+
+_MAX_BATCH_EVENTS = 1000
+
+
+class EngineOptions:
+    """Tunables of the engine (defaults suit real use; tests shorten the delays)."""
+
+    def __init__(self, *, abandon_delay: float = 1.0, lease_timeout: float = 600.0,
+                 max_history_size: int | None = None, max_work_item_bytes: int = 4 * 1024 * 1024 - 64 * 1024,
+                 history_chunk_bytes: int = 2 * 1024 * 1024) -> None:
+        self.abandon_delay = abandon_delay
+        self.lease_timeout = lease_timeout
+        self.max_history_size = max_history_size
+        self.max_work_item_bytes = max_work_item_bytes
+        self.history_chunk_bytes = history_chunk_bytes
+
+
+class EngineCore:
+    """State, transactions, timers, readiness, leases and waiters shared by the engine's layers."""
+
+    def __init__(self, store: Store, options: EngineOptions | None = None) -> None:
+        self.store = store
+        self.options = options or EngineOptions()
+        self.lock = threading.Lock()
+        self._tx_cv = threading.Condition(self.lock)
+        self._done_cv = threading.Condition(self.lock)
+        self._work_cv = threading.Condition(self.lock)
+        self._timer_cv = threading.Condition(self.lock)
+        self._tx_open = False
+        self._arrivals = 0
+        self._arrivals_lock = threading.Lock()
+        self._epoch = 1
+        self._committed = 0
+        self._post: Post = []
+        self._stopping = False
+        self._closed = False
+        self._nonce = new_id()[:8]
+        self._counter = itertools.count(1)
+        self._stream_ids = itertools.count(1)
+        self.insts: dict[tuple[str, str], Inst] = {}
+        self.acts: dict[int, Act] = {}
+        self.leases: dict[str, Lease] = {}
+        self.streams: set[Stream] = set()
+        self._ready_o: deque[tuple[str, str]] = deque()
+        self._ready_a: deque[Act] = deque()
+        self._heap: list[tuple[int, int, str, Any]] = []
+        self._heap_seq = itertools.count()
+        self._waiters: dict[tuple[str, str], list[threading.Event]] = {}
+        self.hubs: set[str] = set()
+        with self.lock:
+            self._load()
+        self._committer = threading.Thread(target=self._commit_loop, name="emulator-commit", daemon=True)
+        self._timer = threading.Thread(target=self._timer_loop, name="emulator-timers", daemon=True)
+        self._committer.start()
+        self._timer.start()
+
+    # ===================================================================================== load
+    def _load(self) -> None:
+        """Rebuild the in-memory state from the database (start-up and reset)."""
+        self.insts.clear()
+        self.acts.clear()
+        self.leases.clear()
+        self._ready_o.clear()
+        self._ready_a.clear()
+        self._heap.clear()
+        for stream in self.streams:
+            stream.leases.clear()
+            stream.outstanding_o = stream.outstanding_a = 0
+        self.hubs = set(self.store.hubs())
+        for row in self.store.active_instances():
+            self.insts[(row.hub, row.instance_id)] = Inst(row)
+        orphans: list[int] = []
+        for rid, hub, iid, exec_id, vis, data in self.store.inbox_rows():
+            inst = self.insts.get((hub, iid))
+            if inst is None:
+                orphans.append(rid)
+                continue
+            ev = pb.HistoryEvent.FromString(data)
+            inst.inbox.append(InboxItem(rid, exec_id, vis, ev, ev.WhichOneof("eventType") or ""))
+        stale_acts: list[int] = []
+        for aid, hub, iid, exec_id, data in self.store.activity_rows():
+            inst = self.insts.get((hub, iid))
+            if inst is None or inst.row.execution_id != exec_id:
+                stale_acts.append(aid)
+                continue
+            req = pb.ActivityRequest.FromString(data)
+            act = Act(aid, hub, iid, exec_id, data, req.name)
+            self.acts[aid] = act
+            self._ready_a.append(act)
+        if orphans or stale_acts:
+            self.store.begin()
+            self.store.delete_inbox(orphans)
+            for aid in stale_acts:
+                self.store.delete_activity(aid)
+            self.store.commit()
+        for inst in self.insts.values():
+            self._make_ready(inst)
+        self._sweep_leases(now_us())
+        if self.insts:
+            log.info("loaded %d live instances, %d queued activities", len(self.insts), len(self.acts))
+
+    # ============================================================================ transactions
+    def write(self, fn: Callable[[Post], T], wait: bool = True) -> T:
+        """Run ``fn(post)`` atomically in the open transaction; return once it is committed.
+
+        Group commit without a hand-off: a writer that sees others queued behind it leaves the commit
+        to the last of them (or to the committer thread), so one fsync covers the whole burst.
+        """
+        with self._arrivals_lock:
+            self._arrivals += 1
+        with self.lock:
+            with self._arrivals_lock:
+                self._arrivals -= 1
+            if self._stopping:
+                raise Unavailable("the emulator is shutting down")
+            result, epoch = self._apply(fn, background=not wait)
+            if wait:
+                while self._committed < epoch:
+                    if self._tx_open and self._arrivals == 0:
+                        self._commit_locked()
+                    else:
+                        self._done_cv.wait(0.005)
+            return result
+
+    def _apply(self, fn: Callable[[Post], T], background: bool = False) -> tuple[T, int]:
+        """Under the lock: run ``fn`` in a savepoint of the open transaction.
+
+        ``background``: nobody waits for this change, so the committer thread commits it.
+        """
+        alone = not self._tx_open  # first in its transaction: no savepoint needed to undo it alone
+        if alone:
+            self.store.begin()
+            self._tx_open = True
+        else:
+            self.store.savepoint()
+        if background:
+            self._tx_cv.notify()
+        post: Post = []
+        try:
+            result = fn(post)
+        except EmulatorError:  # refused requests change nothing
+            self._undo(alone)
+            raise
+        except BaseException:
+            self._undo(alone)
+            log.exception("internal error in a write operation; reloading state from the database")
+            self._reload_after_error()
+            raise
+        if not alone:
+            self.store.release()
+        self._post.extend(post)
+        return result, self._epoch
+
+    def _undo(self, alone: bool) -> None:
+        if alone:
+            self.store.rollback()
+            self._tx_open = False
+        else:
+            self.store.rollback_savepoint()
+
+    def _reload_after_error(self) -> None:
+        if self._tx_open:
+            self.store.commit()
+        self._tx_open = False
+        self._committed = self._epoch
+        self._epoch += 1
+        self._post = []
+        self._load()
+        self._done_cv.notify_all()
+
+    def _commit_loop(self) -> None:
+        with self.lock:
+            while True:
+                while not self._tx_open and not self._stopping:
+                    self._tx_cv.wait()
+                if not self._tx_open:
+                    return
+                self._commit_locked()
+
+    def _commit_locked(self) -> None:
+        """Under the lock: commit the open transaction, then run its post-commit actions."""
+        try:
+            self.store.commit()
+        except Exception:
+            log.exception("commit failed; rolling back and reloading state")
+            self.store.rollback()
+            self._post = []
+            self._tx_open = False
+            self._load()
+        self._tx_open = False
+        self._committed = self._epoch
+        self._epoch += 1
+        post, self._post = self._post, []
+        for action in post:
+            try:
+                action()
+            except Exception:
+                log.exception("post-commit action failed")
+        self._done_cv.notify_all()
+
+    # ================================================================================== timers
+    def _schedule(self, due_us: int, kind: str, payload: Any) -> None:
+        first = self._heap[0][0] if self._heap else None
+        heapq.heappush(self._heap, (due_us, next(self._heap_seq), kind, payload))
+        if first is None or due_us < first:
+            self._timer_cv.notify()
+
+    def _timer_loop(self) -> None:
+        with self.lock:
+            while not self._stopping:
+                now = now_us()
+                while self._heap and self._heap[0][0] <= now:
+                    _, _, kind, payload = heapq.heappop(self._heap)
+                    try:
+                        self._on_timer(kind, payload, now)
+                    except Exception:
+                        log.exception("timer action failed")
+                timeout = None if not self._heap else max(0.0, (self._heap[0][0] - now_us()) / 1e6)
+                self._timer_cv.wait(timeout if timeout is None else min(timeout, 60.0))
+
+    def _on_timer(self, kind: str, payload: Any, now: int) -> None:
+        if kind == "ready":
+            inst = self.insts.get(payload)
+            if inst is not None:
+                if inst.wake_us and inst.wake_us <= now:
+                    inst.wake_us = 0
+                self._make_ready(inst)
+        elif kind == "activity":
+            act: Act = payload
+            if not act.removed and act.lease is None:
+                self._ready_a.append(act)
+                self._work_cv.notify_all()
+        elif kind == "sweep":
+            self._sweep_leases(now)
+
+    def _sweep_leases(self, now: int) -> None:
+        """Redeliver items whose lease expired (a worker that holds an item far too long); re-arm."""
+        for lease in [lease for lease in self.leases.values() if lease.expires_us <= now]:
+            log.info("lease %s on %s expired; redelivering", lease.token, lease.key[1])
+            self._release(lease, 0.0)
+        interval = min(max(self.options.lease_timeout / 4, 0.05), 30.0)
+        self._schedule(now + int(interval * 1e6), "sweep", None)
+
+    # ============================================================================== readiness
+    def _visible_batch(self, inst: Inst, now: int) -> tuple[list[InboxItem], list[int]] | None:
+        """The inbox items the next work item would carry, and every row it consumes; None = not ready."""
+        row = inst.row
+        if row.status in rt.TERMINAL_STATUSES and not any(i.kind == "executionRewound" for i in inst.inbox):
+            return None
+        fresh = row.status == rt.PENDING and not inst.history and not inst.blob
+        rows: list[int] = []
+        items: list[InboxItem] = []
+        started: InboxItem | None = None
+        wake = False
+        exec_id = row.execution_id
+        for it in inst.inbox:
+            if it.visible_us > now:
+                continue
+            if it.execution_id is not None and it.execution_id != exec_id:
+                rows.append(it.id)  # stale result of an older execution: consumed, not delivered
+                continue
+            if it.kind == "executionRewound":
+                if items or wake or started:
+                    break
+                rows.append(it.id)
+                items.append(it)
+                break
+            if it.kind == "orchestratorStarted":
+                rows.append(it.id)
+                wake = True
+                continue
+            if it.kind == "executionStarted":
+                if started is not None:
+                    continue
+                started = it
+                rows.append(it.id)
+                continue
+            rows.append(it.id)
+            items.append(it)
+            if len(items) >= _MAX_BATCH_EVENTS:
+                break
+        if fresh:
+            if started is None:
+                return None
+            return [started, *items], rows
+        if started is not None:
+            items.insert(0, started)
+        if not items and not wake:
+            return None
+        return items, rows
+
+    def _make_ready(self, inst: Inst) -> None:
+        """Queue the instance for dispatch if it has deliverable events; else arm its next wake-up."""
+        if inst.lease is not None or inst.queued or not inst.inbox:
+            return
+        now = now_us()
+        if inst.not_before > now:
+            self._wake_at(inst, inst.not_before)
+            return
+        if self._visible_batch(inst, now) is not None:
+            inst.queued = True
+            self._ready_o.append(inst.key)
+            self._work_cv.notify_all()
+            return
+        future = [it.visible_us for it in inst.inbox if it.visible_us > now]
+        if future:
+            self._wake_at(inst, min(future))
+
+    def _wake_at(self, inst: Inst, due: int) -> None:
+        if inst.wake_us and inst.wake_us <= due:
+            return
+        inst.wake_us = due
+        self._schedule(due, "ready", inst.key)
+
+    # ================================================================================== leases
+    def _ensure_history(self, inst: Inst) -> list[bytes]:
+        if inst.history is None:
+            inst.set_history(self.store.history(*inst.key))
+        assert inst.history is not None
+        return inst.history
+
+    def _drop_lease(self, lease: Lease) -> None:
+        self.leases.pop(lease.token, None)
+        stream = lease.stream
+        if lease.token in stream.leases:
+            stream.leases.discard(lease.token)
+            if lease.kind == "o":
+                stream.outstanding_o -= 1
+            else:
+                stream.outstanding_a -= 1
+            self._work_cv.notify_all()
+
+    def _release(self, lease: Lease, delay: float) -> None:
+        """Give a leased item back for redelivery after ``delay`` seconds."""
+        self._drop_lease(lease)
+        due = now_us() + int(delay * 1e6)
+        if lease.kind == "o":
+            inst = self.insts.get(lease.key)
+            if inst is not None and inst.lease == lease.token:
+                inst.lease = None
+                if delay > 0:
+                    inst.not_before = due
+                self._make_ready(inst)
+        else:
+            act = lease.act
+            assert act is not None
+            if act.lease == lease.token and not act.removed:
+                act.lease = None
+                if delay > 0:
+                    act.not_before = due
+                    self._schedule(due, "activity", act)
+                else:
+                    self._ready_a.append(act)
+                    self._work_cv.notify_all()
+
+    # ================================================================================ waiters
+    def _notify(self, key: tuple[str, str]) -> None:
+        for ev in self._waiters.pop(key, ()):
+            ev.set()
+
+    def add_waiter(self, key: tuple[str, str]) -> threading.Event:
+        """Under the lock: an event set after the next committed change to the instance."""
+        ev = threading.Event()
+        self._waiters.setdefault(key, []).append(ev)
+        return ev
+
+    def remove_waiter(self, key: tuple[str, str], ev: threading.Event) -> None:
+        with self.lock:
+            lst = self._waiters.get(key)
+            if lst and ev in lst:
+                lst.remove(ev)
+                if not lst:
+                    del self._waiters[key]
+
+    # ============================================================================== lifecycle
+    def reset(self) -> None:
+        """Delete every instance of every hub (the test backend's reset)."""
+        with self.lock:
+            while self._tx_open:
+                self._done_cv.wait(0.05)
+            self.store.begin()
+            self.store.clear_all()
+            self.store.commit()
+            self._load()
+            for waiters in self._waiters.values():
+                for ev in waiters:
+                    ev.set()
+            self._waiters.clear()
+
+    def begin_shutdown(self) -> None:
+        """Refuse new work and wake every stream and waiter (the database stays open)."""
+        with self.lock:
+            self._stopping = True
+            self._tx_cv.notify_all()
+            self._work_cv.notify_all()
+            self._timer_cv.notify_all()
+            for waiters in self._waiters.values():
+                for ev in waiters:
+                    ev.set()
+
+    def shutdown(self) -> None:
+        """Commit what is pending, stop the threads, close the database."""
+        if self._closed:
+            return
+        self.begin_shutdown()
+        self._committer.join(10)
+        self._timer.join(10)
+        with self.lock:
+            self._done_cv.notify_all()
+            if self._tx_open:
+                self._commit_locked()
+            self.store.close()
+            self._closed = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping

@@ -1,0 +1,177 @@
+"""Worker streams: handing out work items under stream-bound leases (a layer of the engine).
+
+Work items go out as ready-made wire bytes (``WorkItem``): an orchestration's past events are kept
+pre-encoded, so a dispatch costs a copy of its history, not a re-encoding. Each stream's concurrency
+limits and work-item filters are honoured; one orchestration work item per instance is out at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from durabletask._proto import orchestrator_service_pb2 as pb
+
+from . import runtime as rt
+from .errors import Unavailable
+from .routing import Router
+from .state import Act, Inst, Lease, Stream, field_bytes, now_us
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger("durabletask.emulator")
+
+_WORK_ITEM_ORCH_TAG = 0x0A  # WorkItem.orchestratorRequest = 1
+_WORK_ITEM_ACT_TAG = 0x12  # WorkItem.activityRequest = 2
+_WORK_ITEM_TOKEN_TAG = 0x52  # WorkItem.completionToken = 10
+
+
+class Dispatcher(Router):
+    """Streams, work items, leases, abandon."""
+
+    # ================================================================================ dispatch
+    def open_stream(self, hub: str, request: pb.GetWorkItemsRequest, worker: str = "") -> Stream:
+        """Register a worker stream with its concurrency limits and filters."""
+        orch_filter: dict[str, frozenset[str]] | None = None
+        act_filter: frozenset[str] | None = None
+        if request.HasField("workItemFilters"):
+            f = request.workItemFilters
+            orch_filter = {o.name: frozenset(o.versions) for o in f.orchestrations}
+            act_filter = frozenset(a.name for a in f.activities)
+        stream = Stream(next(self._stream_ids), hub, max(0, request.maxConcurrentOrchestrationWorkItems),
+                        max(0, request.maxConcurrentActivityWorkItems), orch_filter, act_filter, worker)
+        with self.lock:
+            if self._stopping:
+                raise Unavailable("the emulator is shutting down")
+            self.streams.add(stream)
+        log.debug("worker stream %d opened on hub %r (%s)", stream.id, hub, worker or "unnamed worker")
+        return stream
+
+    def close_stream(self, stream: Stream) -> None:
+        """Forget a stream; everything it had not completed is redelivered."""
+        with self.lock:
+            if stream.closed:
+                return
+            stream.closed = True
+            self.streams.discard(stream)
+            for token in list(stream.leases):
+                lease = self.leases.get(token)
+                if lease is not None:
+                    self._release(lease, 0.0)
+            self._work_cv.notify_all()
+        log.debug("worker stream %d closed", stream.id)
+
+    def next_work_item(self, stream: Stream, timeout: float) -> bytes | None:
+        """Block until a work item for ``stream`` is ready (its wire bytes) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                if stream.closed or self._stopping:
+                    return None
+                item = self._take(stream)
+                if item is not None:
+                    return item
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._work_cv.wait(remaining)
+
+    def _take(self, stream: Stream) -> bytes | None:
+        stream.turn ^= 1
+        order = (self._take_orchestration, self._take_activity)
+        if stream.turn:
+            order = (self._take_activity, self._take_orchestration)
+        for take in order:
+            item = take(stream)
+            if item is not None:
+                return item
+        return None
+
+    def _take_orchestration(self, stream: Stream) -> bytes | None:
+        if stream.max_orchestrations and stream.outstanding_o >= stream.max_orchestrations:
+            return None
+        skipped: list[tuple[str, str]] = []
+        item: bytes | None = None
+        while self._ready_o:
+            key = self._ready_o.popleft()
+            inst = self.insts.get(key)
+            if inst is None or not inst.queued or inst.lease is not None:
+                continue
+            if key[0] != stream.hub or not stream.wants_orchestration(inst.row.name, inst.row.version):
+                skipped.append(key)
+                continue
+            inst.queued = False
+            item = self._dispatch_orchestration(inst, stream)
+            if item is not None:
+                break
+        if skipped:
+            self._ready_o.extendleft(reversed(skipped))
+        return item
+
+    def _dispatch_orchestration(self, inst: Inst, stream: Stream) -> bytes | None:
+        now = now_us()
+        batch = self._visible_batch(inst, now)
+        if batch is None:
+            self._make_ready(inst)
+            return None
+        items, rows = batch
+        history = self._ensure_history(inst)
+        row = inst.row
+        started = rt.event(now, orchestratorStarted=pb.OrchestratorStartedEvent())
+        events = [started, *(it.event for it in items)]
+        req = pb.OrchestratorRequest(instanceId=row.instance_id, newEvents=events)
+        req.executionId.value = row.execution_id
+        body = req.SerializeToString() + bytes(inst.blob)
+        limit = self.options.max_history_size
+        too_long = limit is not None and len(history) + len(events) > limit
+        if too_long or len(body) > self.options.max_work_item_bytes:
+            why = (f"the history of {len(history)} events exceeds the limit of {limit} events" if too_long else
+                   f"the next work item would be {len(body)} bytes, over the limit of "
+                   f"{self.options.max_work_item_bytes} bytes a worker can receive")
+            log.warning("failing orchestration %r: %s", row.instance_id, why)
+            self._apply(lambda post: self._force_fail(inst, rows, why, post), background=True)
+            return None
+        token = f"{self._nonce}o{next(self._counter)}"
+        lease = Lease(token, "o", stream, inst.key, now + int(self.options.lease_timeout * 1e6), rows, events)
+        self.leases[token] = lease
+        inst.lease = token
+        stream.leases.add(token)
+        stream.outstanding_o += 1
+        return field_bytes(_WORK_ITEM_ORCH_TAG, body) + field_bytes(_WORK_ITEM_TOKEN_TAG, token.encode())
+
+    def _take_activity(self, stream: Stream) -> bytes | None:
+        if stream.max_activities and stream.outstanding_a >= stream.max_activities:
+            return None
+        skipped: list[Act] = []
+        found: Act | None = None
+        while self._ready_a:
+            act = self._ready_a.popleft()
+            if act.removed or act.lease is not None:
+                continue
+            if act.hub != stream.hub or not stream.wants_activity(act.name):
+                skipped.append(act)
+                continue
+            found = act
+            break
+        if skipped:
+            self._ready_a.extendleft(reversed(skipped))
+        if found is None:
+            return None
+        now = now_us()
+        token = f"{self._nonce}a{next(self._counter)}"
+        lease = Lease(token, "a", stream, (found.hub, found.instance_id),
+                      now + int(self.options.lease_timeout * 1e6), act=found)
+        self.leases[token] = lease
+        found.lease = token
+        stream.leases.add(token)
+        stream.outstanding_a += 1
+        return field_bytes(_WORK_ITEM_ACT_TAG, found.data) + field_bytes(_WORK_ITEM_TOKEN_TAG, token.encode())
+
+    def abandon(self, token: str, kind: str) -> bool:
+        """Re-queue an abandoned work item after the abandon delay; False for unknown tokens."""
+        with self.lock:
+            lease = self.leases.get(token)
+            if lease is None or lease.kind != kind:
+                return False
+            self._release(lease, self.options.abandon_delay)
+            return True
