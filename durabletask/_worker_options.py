@@ -10,10 +10,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 __all__ = [
+    "AUTO_FILTERS",
     "ActivityWorkItemFilter",
     "ConcurrencyOptions",
     "EntityWorkItemFilter",
@@ -22,8 +24,12 @@ __all__ = [
     "VersionMatchStrategy",
     "VersioningOptions",
     "WorkItemFilters",
+    "build_work_items_request",
     "compare_versions",
 ]
+
+#: ``use_work_item_filters()`` with no argument: filters built from what is registered.
+AUTO_FILTERS: Any = object()
 
 
 def _positive_or_default(name: str, value: int | None, default: int) -> int:
@@ -186,3 +192,53 @@ class WorkItemFilters:
         for e in self.entities:
             msg.entities.add(name=e.name.lower())
         return msg
+
+
+def _registered(registry: Any, kind: str) -> list[str]:
+    found = getattr(registry, kind, None)
+    if found is None:
+        found = getattr(registry, f"_{kind}", None)
+    return sorted(found or [])
+
+
+def build_work_items_request(
+    concurrency: ConcurrencyOptions,
+    *,
+    capabilities: set[int],
+    filters: WorkItemFilters | None | Any,
+    versioning: VersioningOptions | None,
+    registry: Any,
+) -> pb.GetWorkItemsRequest:
+    """The ``GetWorkItemsRequest`` a worker opens its stream with.
+
+    ``maxConcurrentEntityWorkItems`` is never sent, as in the published SDK. The large-payloads
+    capability is not announced either: payload stores are accepted but unused, so the backend
+    keeps sending payloads inline. ``filters`` is None (no filtering), :data:`AUTO_FILTERS`
+    (every registered name; the worker version under ``VersionMatchStrategy.STRICT``) or explicit.
+    """
+    req = pb.GetWorkItemsRequest(
+        maxConcurrentOrchestrationWorkItems=concurrency.maximum_concurrent_orchestration_work_items,
+        maxConcurrentActivityWorkItems=concurrency.maximum_concurrent_activity_work_items,
+    )
+    req.capabilities.extend(sorted(capabilities))
+    if filters is None:
+        return req
+    if filters is AUTO_FILTERS:
+        versions: list[str] = []
+        if (
+            versioning is not None
+            and versioning.match_strategy == VersionMatchStrategy.STRICT
+            and versioning.version
+        ):
+            versions = [versioning.version]
+        filters = WorkItemFilters(
+            orchestrations=[
+                OrchestrationWorkItemFilter(n, list(versions)) for n in _registered(registry, "orchestrators")
+            ],
+            activities=[
+                ActivityWorkItemFilter(n, list(versions)) for n in _registered(registry, "activities")
+            ],
+            entities=[EntityWorkItemFilter(n) for n in _registered(registry, "entities")],
+        )
+    req.workItemFilters.CopyFrom(filters.to_proto())
+    return req

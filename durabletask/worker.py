@@ -29,7 +29,9 @@ from durabletask._worker_execution import (
     is_async_callable,
     new_registry,
 )
+from durabletask._worker_loop import EventLoopThread
 from durabletask._worker_options import (
+    AUTO_FILTERS,
     ActivityWorkItemFilter,
     ConcurrencyOptions,
     EntityWorkItemFilter,
@@ -38,6 +40,7 @@ from durabletask._worker_options import (
     VersioningOptions,
     VersionMatchStrategy,
     WorkItemFilters,
+    build_work_items_request,
 )
 from durabletask._worker_pool import WorkerPool
 from durabletask._worker_stream import StreamSettings, WorkItemStreamLoop
@@ -60,7 +63,7 @@ __all__ = [
 _DEFAULT_HOST = "localhost:4001"
 #: How long ``stop()`` waits for work items that are already running.
 _STOP_GRACE_SECONDS = 5.0
-_AUTO_FILTERS: Any = object()
+_AUTO_FILTERS: Any = AUTO_FILTERS
 
 
 class WorkerRunningError(ValueError, RuntimeError):
@@ -151,8 +154,7 @@ class TaskHubGrpcWorker:
         self._stream_loop: WorkItemStreamLoop | None = None
         self._orchestration_pool: WorkerPool | None = None
         self._activity_pool: WorkerPool | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: threading.Thread | None = None
+        self._loop: EventLoopThread | None = None
         self._runner: WorkItemRunner | None = None
         self._inflight = 0
         self._inflight_cond = threading.Condition()
@@ -240,45 +242,14 @@ class TaskHubGrpcWorker:
             raise TypeError("use_work_item_filters() takes a WorkItemFilters, None, or no argument")
         self._filters = filters
 
-    def _effective_filters(self) -> pb.WorkItemFilters | None:
-        if self._filters is None:
-            return None
-        if self._filters is not _AUTO_FILTERS:
-            return self._filters.to_proto()
-        versions: list[str] = []
-        v = self._versioning
-        if v is not None and v.match_strategy == VersionMatchStrategy.STRICT and v.version:
-            versions = [v.version]
-        auto = WorkItemFilters(
-            orchestrations=[
-                OrchestrationWorkItemFilter(n, list(versions)) for n in self._registered("orchestrators")
-            ],
-            activities=[ActivityWorkItemFilter(n, list(versions)) for n in self._registered("activities")],
-            entities=[EntityWorkItemFilter(n) for n in self._registered("entities")],
-        )
-        return auto.to_proto()
-
-    def _registered(self, kind: str) -> list[str]:
-        found = getattr(self._registry, kind, None)
-        if found is None:
-            found = getattr(self._registry, f"_{kind}", None)
-        if found is None:
-            names = getattr(self._registry, f"{kind}_names", None)
-            found = names() if callable(names) else names
-        return sorted(found or [])
-
     def _work_items_request(self) -> pb.GetWorkItemsRequest:
-        req = pb.GetWorkItemsRequest(
-            maxConcurrentOrchestrationWorkItems=self._concurrency_options.maximum_concurrent_orchestration_work_items,
-            maxConcurrentActivityWorkItems=self._concurrency_options.maximum_concurrent_activity_work_items,
+        return build_work_items_request(
+            self._concurrency_options,
+            capabilities=self._capabilities,
+            filters=self._filters,
+            versioning=self._versioning,
+            registry=self._registry,
         )
-        # WORKER_CAPABILITY_LARGE_PAYLOADS is not announced: payload stores are accepted but unused,
-        # so the backend must keep sending payloads inline.
-        req.capabilities.extend(sorted(self._capabilities))
-        filters = self._effective_filters()
-        if filters is not None:
-            req.workItemFilters.CopyFrom(filters)
-        return req
 
     # -- channel -------------------------------------------------------------------------------
 
@@ -338,7 +309,7 @@ class TaskHubGrpcWorker:
             self._orchestration_pool = WorkerPool(threads, "durabletask-orchestration")
             self._activity_pool = WorkerPool(threads, "durabletask-activity")
             if self._async_activities:
-                self._start_event_loop()
+                self._loop = EventLoopThread()
             channel = self._channel
             if channel is not None and self._interceptors:
                 channel = grpc.intercept_channel(channel, *self._interceptors)
@@ -359,20 +330,6 @@ class TaskHubGrpcWorker:
                 "Worker started (backend %s)", self._host_address if channel is None else "<channel>"
             )
         return _StartedWorker()
-
-    def _start_event_loop(self) -> None:
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.call_soon(ready.set)
-            loop.run_forever()
-
-        self._loop = loop
-        self._loop_thread = threading.Thread(target=run, name="durabletask-async-activities", daemon=True)
-        self._loop_thread.start()
-        ready.wait(5)
 
     def stop(self) -> None:
         """Stop the worker: end the stream, hand back queued items, wait briefly for running ones."""
@@ -409,29 +366,9 @@ class TaskHubGrpcWorker:
         self._logger.info("Worker stopped")
 
     def _stop_event_loop(self) -> None:
-        loop, thread = self._loop, self._loop_thread
-        if loop is None or thread is None:
-            return
-
-        async def cancel_all() -> None:
-            current = asyncio.current_task()
-            pending = [t for t in asyncio.all_tasks() if t is not current]
-            for t in pending:
-                t.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
-            await loop.shutdown_asyncgens()
-
-        try:
-            asyncio.run_coroutine_threadsafe(cancel_all(), loop).result(timeout=5)
-        except Exception:
-            pass
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        if not thread.is_alive():
-            loop.close()
-        self._loop = None
-        self._loop_thread = None
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.stop()
 
     def __enter__(self) -> TaskHubGrpcWorker:
         return self
@@ -574,16 +511,12 @@ class TaskHubGrpcWorker:
         self._complete_activity(resp, stub)
 
     def _await_on_loop(self, awaitable: Any) -> Any:
+        # A plain-registered activity returned an awaitable: run it on the worker's loop.
         if self._loop is None:
             with self._state_lock:
                 if self._loop is None:
-                    self._start_event_loop()
-        assert self._loop is not None
-
-        async def wrap() -> Any:
-            return await awaitable
-
-        return asyncio.run_coroutine_threadsafe(wrap(), self._loop).result()
+                    self._loop = EventLoopThread()
+        return self._loop.run(awaitable)
 
     def _submit_async_activity(
         self, req: pb.ActivityRequest, token: str, stub: pb_grpc.TaskHubSidecarServiceStub
@@ -592,9 +525,11 @@ class TaskHubGrpcWorker:
         assert loop is not None
         with self._inflight_cond:
             self._inflight += 1
+        coro = self._run_async_activity(req, token, stub)
         try:
-            asyncio.run_coroutine_threadsafe(self._run_async_activity(req, token, stub), loop)
-        except RuntimeError:
+            loop.submit(coro)
+        except RuntimeError:  # the loop closed while stopping; the backend redelivers the item
+            coro.close()
             self._done_one()
 
     async def _run_async_activity(
