@@ -6,6 +6,11 @@ in each orchestration work item, calls activities, and reports the results. Orch
 plain activities run on two thread pools; ``async def`` activities run on an event loop thread
 owned by the worker. ``start()`` returns at once (the worker runs in the background) and can also
 be awaited; ``stop()`` shuts down cleanly.
+
+Between episodes of a running orchestration the worker keeps its live replay state (see
+``_worker_replay_cache``): when the next work item extends the history already replayed, only the
+new events are applied, so long chains cost O(n) instead of O(n^2). Everything else falls back to a
+full replay.
 """
 
 from __future__ import annotations
