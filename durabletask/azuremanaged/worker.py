@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from durabletask.azuremanaged._auth import dts_interceptors
+from durabletask.azuremanaged._auth import dts_interceptors, dts_metadata
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
 __all__ = ["DurableTaskSchedulerWorker", "DurableTaskSchedulerWorkerOptions"]
@@ -115,19 +115,26 @@ class DurableTaskSchedulerWorker(TaskHubGrpcWorker):
 
         self._worker_id = new_worker_id()
         self._taskhub = str(hub).strip()
-        all_interceptors: list[Any] = dts_interceptors(
-            taskhub=self._taskhub, token_credential=cred, resource_id=resource, worker_id=self._worker_id
-        )
+        metadata: list[tuple[str, str]] | None = None
+        all_interceptors: list[Any] = []
+        if cred is None:
+            # Fixed headers only: sent with each call directly (cheaper than an interceptor).
+            metadata = dts_metadata(self._taskhub, self._worker_id)
+        else:
+            all_interceptors = dts_interceptors(
+                taskhub=self._taskhub, token_credential=cred, resource_id=resource, worker_id=self._worker_id
+            )
         if interceptors:
             all_interceptors.extend(interceptors)
         super().__init__(
             host_address=address,
+            metadata=metadata,
             log_handler=log_handler,
             log_formatter=log_formatter,
             logger=logger,
             channel=channel,
             secure_channel=secure,
-            interceptors=all_interceptors,
+            interceptors=all_interceptors or None,
             channel_options=channel_options,
             resiliency_options=resiliency_options,
             concurrency_options=concurrency_options,
