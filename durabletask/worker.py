@@ -162,7 +162,7 @@ class TaskHubGrpcWorker:
         self._loop: EventLoopThread | None = None
         self._runner: WorkItemRunner | None = None
         self._inflight = 0
-        self._inflight_cond = threading.Condition()
+        self._inflight_cond = threading.Condition(threading.Lock())
         self._warned_entities = False
 
     # -- properties ----------------------------------------------------------------------------
