@@ -69,9 +69,6 @@ def seed(db_path: Path, n: int) -> float:
 def child(db: str, launched: float, config_dir: str) -> None:
     """Runs inside the measured process: the real app on the seeded database."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from dtstudio.core.refcount_guard import protect_none_refcount
-
-    protect_none_refcount()
     # As dtstudio's own start-up does: the embedded emulator starts before Qt is imported.
     from dtstudio.core.embedded_emulator import EmbeddedEmulator
 

@@ -127,9 +127,6 @@ def main() -> int:
     parser.add_argument("--screenshot", default="")
     args = parser.parse_args()
 
-    from dtstudio.core.refcount_guard import protect_none_refcount
-
-    protect_none_refcount()
     from PySide6.QtWidgets import QApplication
 
     from dtstudio.core.timeline import build_timeline

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dtstudio.core.refcount_guard import protect_none_refcount
-
 __all__ = ["AppContext", "build_parser", "create_window", "run_app"]
 
 log = logging.getLogger("dtstudio.app")
@@ -113,7 +111,6 @@ def create_window(
 
 def run_app(argv: Sequence[str] | None = None) -> int:
     """Start the GUI (blocking until the window closes); returns the exit code."""
-    protect_none_refcount()
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=os.environ.get("DTSTUDIO_LOG", "WARNING").upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")

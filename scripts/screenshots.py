@@ -27,10 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(ROOT))
 
-from dtstudio.core.refcount_guard import protect_none_refcount
-
-protect_none_refcount()
-
 
 def load_samples() -> Any:
     spec = importlib.util.spec_from_file_location("samples", ROOT / "resources" / "samples" / "sample_orchestrations.py")

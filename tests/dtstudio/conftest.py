@@ -15,11 +15,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from dtstudio.core.refcount_guard import protect_none_refcount
-
-# PySide6 6.12 on Python 3.11 steals a reference to None on every void call; see refcount_guard.
-protect_none_refcount()
-
 T = TypeVar("T")
 
 # Messages the offscreen platform plugin prints that say nothing about our code.
