@@ -1,14 +1,19 @@
 """Incremental replay: keep a running orchestration's replay state between its work items.
 
-A plain worker replays the whole history for every episode, which costs O(n) per episode and
-O(n^2) for a long chain. When the next work item of an instance extends exactly the history this
-worker already replayed, :class:`ReplayStateCache` continues the live replay state (the suspended
-generator and its context) with only the events it has not seen yet. Anything unexpected (another
-execution, a rewind, a history that is not an extension, a replay core without the needed hooks)
-falls back to the replay core's full ``execute``, so results are always those of a full replay.
+A plain worker replays the whole history for every episode: O(n) per episode, O(n^2) for a long
+chain. :class:`ReplayStateCache` keeps the live replay state (a :class:`ReplayExecution` from the
+replay core) of each running orchestration. When the next work item of that execution extends
+exactly the history the state has applied, only the events it has not seen yet are applied, with
+the core's public ``continue_execution``; the core guarantees the result equals a full replay.
 
-Works with the replay core's internals (``_Execution``, ``RuntimeOrchestrationContext``); the
-feature is switched off automatically if they are not there.
+Everything unexpected is a miss and takes the core's full path: another execution id, a history
+that is not an extension (a redelivered work item, another worker's episode that rewrote history),
+a rewind or an empty batch (those go through ``execute`` and its checks). A state is dropped when
+its orchestration completes, continues as new or fails, when the worker could not deliver the
+result (:meth:`ReplayStateCache.forget`), and least recently used first past ``max_entries``.
+
+Only the replay core's public API is used: ``OrchestrationExecutor.new_execution`` /
+``continue_execution`` / ``execute``, and ``ReplayExecution.ctx.is_complete``.
 """
 
 from __future__ import annotations
@@ -17,143 +22,162 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import NamedTuple
 
 from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask._replay import ExecutionResult, OrchestrationExecutor, ReplayExecution
 
 __all__ = ["ReplayStateCache", "incremental_replay_supported"]
 
 _log = logging.getLogger("durabletask.worker")
 
-try:  # the replay core's internals; absent or changed -> no incremental replay
-    from durabletask._replay import _executor as _core_executor
-    from durabletask._replay._context import RuntimeOrchestrationContext as _Context
-
-    _Execution = _core_executor._Execution
-    _ExecutionResult = _core_executor.ExecutionResult
-    _SUPPORTED = all(
-        hasattr(_Context, name) for name in ("get_actions", "set_failed", "is_complete", "custom_status")
-    ) and hasattr(_Execution, "process")
-except Exception:  # pragma: no cover - depends on the replay core's shape
-    _SUPPORTED = False
-
 
 def incremental_replay_supported() -> bool:
-    """True when the replay core exposes what incremental replay needs."""
-    return _SUPPORTED
+    """True when the replay core offers the public API incremental replay is built on."""
+    return callable(getattr(OrchestrationExecutor, "new_execution", None)) and callable(
+        getattr(OrchestrationExecutor, "continue_execution", None)
+    )
 
 
-class _State:
-    __slots__ = ("processed", "run", "started_event", "started_index", "tail")
+class _EventKey(NamedTuple):
+    """A cheap identity of a history event: id, kind and timestamp."""
+
+    event_id: int
+    kind: str | None
+    seconds: int
+    nanos: int
+
+
+def _event_key(event: pb.HistoryEvent) -> _EventKey:
+    ts = event.timestamp
+    return _EventKey(event.eventId, event.WhichOneof("eventType"), ts.seconds, ts.nanos)
+
+
+def _execution_id(past: Sequence[pb.HistoryEvent], new: Sequence[pb.HistoryEvent]) -> str | None:
+    """The execution id from the ``executionStarted`` event (it is at the front of a history)."""
+    for events in (past, new):
+        for event in events:
+            if event.HasField("executionStarted"):
+                return event.executionStarted.orchestrationInstance.executionId.value
+    return None
+
+
+class _CachedRun:
+    """A live replay state and what it has applied so far."""
+
+    __slots__ = ("applied", "execution_id", "executor", "last_key", "run")
 
     def __init__(
         self,
-        run: Any,
-        processed: int,
-        tail: list[pb.HistoryEvent],
-        started_index: int,
-        started_event: pb.HistoryEvent | None,
+        executor: OrchestrationExecutor,
+        run: ReplayExecution,
+        execution_id: str | None,
+        applied: int,
+        last_key: _EventKey,
     ) -> None:
+        self.executor = executor
         self.run = run
-        self.processed = processed  # number of history events already applied
-        self.tail = tail  # the events applied last (the previous episode's new events)
-        self.started_index = started_index
-        self.started_event = started_event
+        self.execution_id = execution_id
+        self.applied = applied  # number of history events (past + new) applied to ``run``
+        self.last_key = last_key  # the last of them
 
-    def continues(self, past: Sequence[pb.HistoryEvent]) -> bool:
-        """True when ``past`` begins with exactly the history this state has applied."""
-        n = self.processed
-        if len(past) < n:
-            return False
-        if self.started_event is not None:
-            if self.started_index >= len(past) or past[self.started_index] != self.started_event:
-                return False
-        start = n - len(self.tail)
-        for i, ev in enumerate(self.tail):
-            if past[start + i] != ev:
-                return False
-        return True
-
-
-def _find_started(events: Sequence[pb.HistoryEvent]) -> tuple[int, pb.HistoryEvent | None]:
-    for i, ev in enumerate(events):
-        if ev.HasField("executionStarted"):
-            return i, ev
-    return -1, None
+    def continues(
+        self,
+        executor: OrchestrationExecutor,
+        execution_id: str | None,
+        past: Sequence[pb.HistoryEvent],
+    ) -> bool:
+        """True when ``past`` (of this execution) begins with exactly the history applied so far."""
+        n = self.applied
+        return (
+            executor is self.executor
+            and execution_id == self.execution_id
+            and len(past) >= n
+            and _event_key(past[n - 1]) == self.last_key
+        )
 
 
 class ReplayStateCache:
-    """Live replay states of running orchestrations, by instance id (LRU, bounded)."""
+    """Live replay states of running orchestrations, by instance id (checked against the
+    execution id), least recently used dropped first. Safe to share between worker threads."""
 
     def __init__(self, max_entries: int = 2000) -> None:
+        if max_entries < 0:
+            raise ValueError("max_entries must be zero or more")
         self.max_entries = max_entries
-        self._states: OrderedDict[str, _State] = OrderedDict()
+        self._states: OrderedDict[str, _CachedRun] = OrderedDict()
         self._lock = threading.Lock()
+        #: Work items continued from a kept state / replayed in full (for tests and diagnostics).
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
-        return len(self._states)
+        with self._lock:
+            return len(self._states)
+
+    def __contains__(self, instance_id: object) -> bool:
+        with self._lock:
+            return instance_id in self._states
 
     def clear(self) -> None:
+        """Drop every kept state."""
         with self._lock:
             self._states.clear()
 
-    def _take(self, instance_id: str) -> _State | None:
+    def forget(self, instance_id: str) -> None:
+        """Drop the state of an instance (e.g. when its completion could not be delivered)."""
+        self._take(instance_id)
+
+    def _take(self, instance_id: str) -> _CachedRun | None:
+        # Taking the state out while it runs keeps two threads from ever sharing one replay state.
         with self._lock:
             return self._states.pop(instance_id, None)
 
-    def _put(self, instance_id: str, state: _State) -> None:
+    def _put(self, instance_id: str, state: _CachedRun) -> None:
         with self._lock:
             self._states[instance_id] = state
             self._states.move_to_end(instance_id)
             while len(self._states) > self.max_entries:
                 self._states.popitem(last=False)
 
+    def _count(self, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
     def execute(
         self,
-        executor: Any,
+        executor: OrchestrationExecutor,
         instance_id: str,
         past: Sequence[pb.HistoryEvent],
         new: Sequence[pb.HistoryEvent],
-    ) -> Any:
-        """Like ``executor.execute(instance_id, past, new)``, reusing replay state when it can."""
+    ) -> ExecutionResult:
+        """Same result as ``executor.execute(instance_id, past, new)``, reusing kept state when it can."""
         state = self._take(instance_id)
-        if not _SUPPORTED or not new or any(ev.HasField("executionRewound") for ev in new):
-            return executor.execute(instance_id, past, new)
-        if state is not None and state.continues(past):
-            self.hits += 1
-            run = state.run
-            todo_past = past[state.processed :]
-        else:
-            self.misses += 1
-            ctx = _Context(
-                instance_id,
-                data_converter=executor._converter,
-                maximum_timer_interval=executor._maximum_timer_interval,
-            )
-            run = _Execution(executor, ctx)
-            todo_past = past
-        ctx = run.ctx
-        try:
-            ctx._is_replaying = True
-            for ev in todo_past:
-                run.process(ev)
-            ctx._is_replaying = False
-            for ev in new:
-                run.process(ev)
-        except Exception as ex:  # noqa: BLE001 - same rule as the replay core: the orchestration fails
-            executor._logger.info("%s: orchestration failed: %s: %s", instance_id, type(ex).__name__, ex)
-            ctx.set_failed(ex)
-        actions = ctx.get_actions()
-        if not ctx.is_complete:
-            started_index, started_event = _find_started(past)
-            if started_event is None:
-                offset, started_event = _find_started(new)
-                started_index = len(past) + offset if started_event is not None else -1
-            self._put(instance_id, _State(run, len(past) + len(new), list(new), started_index, started_event))
-        return _ExecutionResult(actions=actions, custom_status=ctx.custom_status)
+        if not new or any(event.HasField("executionRewound") for event in new):
+            return executor.execute(instance_id, past, new)  # the core's empty-batch and rewind checks
 
-    def forget(self, instance_id: str) -> None:
-        """Drop the state of an instance (e.g. when its completion could not be delivered)."""
-        self._take(instance_id)
+        execution_id = _execution_id(past, new)
+        result: ExecutionResult | None = None
+        run: ReplayExecution | None = None
+        if state is not None and state.continues(executor, execution_id, past):
+            self._count(hit=True)
+            run = state.run
+            try:
+                result = executor.continue_execution(run, past[state.applied :], new)
+            except Exception:  # noqa: BLE001 - a broken kept state must not cost more than a miss
+                _log.exception("%s: continuing the kept replay state failed; replaying in full", instance_id)
+                result = run = None
+        else:
+            self._count(hit=False)
+        if result is None or run is None:
+            run = executor.new_execution(instance_id)
+            result = executor.continue_execution(run, past, new)
+
+        finished = run.ctx.is_complete or any(a.HasField("completeOrchestration") for a in result.actions)
+        if not finished and self.max_entries > 0:
+            last_key = _event_key(new[-1])
+            self._put(instance_id, _CachedRun(executor, run, execution_id, len(past) + len(new), last_key))
+        return result

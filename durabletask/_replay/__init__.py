@@ -13,7 +13,8 @@ No gRPC and no I/O: the worker feeds it the history of a work item and sends bac
 ``execute`` never raises for problems of the orchestration (user exceptions, non-determinism,
 unknown orchestrator, bad history): they become a FAILED ``completeOrchestration`` action.
 Callers that keep replay state between episodes use ``executor.new_execution(instance_id)`` and
-``executor.continue_execution(run, unseen_past_events, new_events)`` instead (same results).
+``executor.continue_execution(run, unseen_past_events, new_events)`` instead (same results); the
+state they keep is a :class:`ReplayExecution` (``run.ctx.is_complete`` says whether it has finished).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from durabletask._replay._executor import (
     ExecutionResult,
     OrchestrationExecutor,
     OrchestratorNotRegisteredError,
+    ReplayExecution,
 )
 from durabletask._replay._registry import Registry
 from durabletask.history import failure_details_from_exception
@@ -31,5 +33,6 @@ __all__ = [
     "OrchestrationExecutor",
     "OrchestratorNotRegisteredError",
     "Registry",
+    "ReplayExecution",
     "failure_details_from_exception",
 ]

@@ -82,7 +82,11 @@ def _non_determinism(
 
 
 class ReplayExecution:
-    """The replay state of one orchestration execution: its context plus suspension buffering."""
+    """The replay state of one orchestration execution: its context plus suspension buffering.
+
+    Made by :meth:`OrchestrationExecutor.new_execution` and advanced by ``continue_execution``;
+    callers that keep one between episodes treat it as opaque apart from ``ctx.is_complete``.
+    """
 
     def __init__(self, executor: OrchestrationExecutor, ctx: RuntimeOrchestrationContext) -> None:
         self.executor = executor
@@ -274,9 +278,6 @@ class ReplayExecution:
             self.ctx.resume()
         else:
             self._note(f"event '{raised.name}' buffered: nothing is waiting for it yet", logging.DEBUG)
-
-
-_Execution = ReplayExecution  # older name, kept for callers that reached for it
 
 
 class OrchestrationExecutor:

@@ -57,6 +57,7 @@ def test_replay_exports():
         "OrchestrationExecutor",
         "OrchestratorNotRegisteredError",
         "Registry",
+        "ReplayExecution",
         "failure_details_from_exception",
     }
 
