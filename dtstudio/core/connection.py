@@ -10,7 +10,14 @@ from typing_extensions import Self
 
 from dtstudio.core.profiles import BackendKind, ConnectionProfile, CredentialKind
 
-__all__ = ["ConnectionError_", "check_connection", "describe_error", "grpc_code_name", "open_client"]
+__all__ = [
+    "ConnectionError_",
+    "check_connection",
+    "describe_error",
+    "grpc_code_name",
+    "make_sync_credential",
+    "open_client",
+]
 
 log = logging.getLogger("dtstudio.core.connection")
 
@@ -21,12 +28,11 @@ class ConnectionError_(Exception):
     """A connection attempt failed; ``str()`` is a sentence fit for a status bar or message box."""
 
 
-def _make_credential(profile: ConnectionProfile) -> Any:
-    """An async credential of the profile's kind (None for no authentication).
+def make_sync_credential(profile: ConnectionProfile) -> Any:
+    """The azure-identity (synchronous) credential of the profile's kind, or None for no authentication.
 
-    azure-identity's synchronous credentials are used behind a thread adapter: its ``aio``
-    variants need aiohttp, which dtstudio does not depend on; token fetches are rare (cached and
-    refreshed by the client's token manager), so a worker thread per fetch is cheap.
+    Used as is by a hosted worker (its token manager calls ``get_token`` on its own thread) and,
+    behind a thread adapter, by the async client.
     """
     kind = profile.credential
     if kind is CredentialKind.NONE:
@@ -34,17 +40,26 @@ def _make_credential(profile: ConnectionProfile) -> Any:
     from azure import identity
 
     if kind is CredentialKind.DEFAULT:
-        sync: Any = identity.DefaultAzureCredential()
-    elif kind is CredentialKind.AZURE_CLI:
-        sync = identity.AzureCliCredential()
-    elif kind is CredentialKind.MANAGED_IDENTITY:
+        return identity.DefaultAzureCredential()
+    if kind is CredentialKind.AZURE_CLI:
+        return identity.AzureCliCredential()
+    if kind is CredentialKind.MANAGED_IDENTITY:
         client_id = profile.managed_identity_client_id.strip() or None
-        sync = identity.ManagedIdentityCredential(client_id=client_id)
-    elif kind is CredentialKind.INTERACTIVE_BROWSER:
-        sync = identity.InteractiveBrowserCredential()
-    else:
-        raise ValueError(f"unknown credential kind {kind!r}")
-    return _ThreadedAsyncCredential(sync)
+        return identity.ManagedIdentityCredential(client_id=client_id)
+    if kind is CredentialKind.INTERACTIVE_BROWSER:
+        return identity.InteractiveBrowserCredential()
+    raise ValueError(f"unknown credential kind {kind!r}")
+
+
+def _make_credential(profile: ConnectionProfile) -> Any:
+    """An async credential of the profile's kind (None for no authentication).
+
+    azure-identity's synchronous credentials are used behind a thread adapter: its ``aio``
+    variants need aiohttp, which dtstudio does not depend on; token fetches are rare (cached and
+    refreshed by the client's token manager), so a worker thread per fetch is cheap.
+    """
+    sync = make_sync_credential(profile)
+    return None if sync is None else _ThreadedAsyncCredential(sync)
 
 
 class _ThreadedAsyncCredential:
