@@ -91,7 +91,7 @@ class _CachedRun:
         n = self.applied
         return (
             executor is self.executor
-            and execution_id == self.execution_id
+            and (self.execution_id is None or execution_id == self.execution_id)  # None: not started yet
             and len(past) >= n
             and _event_key(past[n - 1]) == self.last_key
         )
