@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import collections
 import functools
+import os
 import signal
 import threading
 import time
@@ -53,12 +54,27 @@ def _instrument() -> None:
                 setattr(service_module.SidecarService, name, _timed(f"rpc {name}", attr))
 
 
+def _force_synchronous(level: str) -> None:
+    """Experiment: override the store's ``PRAGMA synchronous`` (FULL by default)."""
+    configure = store_module.Store._configure
+
+    def wrapper(self: Any) -> None:
+        configure(self)
+        self._db.execute(f"PRAGMA synchronous={level}")
+
+    store_module.Store._configure = wrapper  # type: ignore[method-assign]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True)
+    parser.add_argument("--synchronous", choices=["FULL", "NORMAL", "OFF"], default=None,
+                        help="experiment: override PRAGMA synchronous")
     args = parser.parse_args()
     _instrument()
+    if args.synchronous:
+        _force_synchronous(args.synchronous)
     server = EmulatorServer(db_path=args.db, port=args.port)
     server.start()
     stop = threading.Event()
@@ -67,6 +83,8 @@ def main() -> int:
     while not stop.wait(0.2):
         pass
     server.stop(grace=1.0)
+    cpu = os.times()
+    print(f"emulator process CPU: user {cpu.user:.2f} s, system {cpu.system:.2f} s")
     print(f"{'what':<40}{'count':>10}{'total s':>10}{'mean ms':>10}")
     for name, count in sorted(_count.items(), key=lambda kv: -_seconds[kv[0]]):
         print(f"{name:<40}{count:>10}{_seconds[name]:>10.2f}{1000 * _seconds[name] / count:>10.3f}")

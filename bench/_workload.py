@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 import threading
 import time
@@ -28,7 +29,7 @@ from durabletask import client as dt_client
 from durabletask import task
 from durabletask import worker as dt_worker
 
-WAIT_S = 1800.0
+WAIT_S = 1200.0  # replaced by --timeout
 
 _step_times: list[tuple[int, float]] = []
 _step_lock = threading.Lock()
@@ -128,12 +129,15 @@ RUNNERS = {"chain": run_chain, "fanout": run_fanout, "sequence": run_sequence}
 
 
 def main() -> int:
+    global WAIT_S
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--address", required=True)
     parser.add_argument("--workload", choices=sorted(RUNNERS), required=True)
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--timeout", type=float, default=WAIT_S, help="seconds to wait for completion")
     args = parser.parse_args()
+    WAIT_S = args.timeout
     worker = dt_worker.TaskHubGrpcWorker(host_address=args.address)
     for orchestrator in (bench_chain, bench_fanout, bench_sequence):
         worker.add_orchestrator(orchestrator)
@@ -150,6 +154,8 @@ def main() -> int:
         version = metadata.version("durabletask")
     except metadata.PackageNotFoundError:
         version = "?"
+    cpu = os.times()
+    figures["client_worker_cpu_seconds"] = cpu.user + cpu.system
     figures["sdk"] = f"{dt_client.__name__} from {dt_client.__file__} (durabletask dist {version})"
     with open(args.out, "w") as handle:
         json.dump(figures, handle)

@@ -41,7 +41,7 @@ CONFIGS = {
     "c": "our SDK + our emulator (file db)",
 }
 STARTUP_TIMEOUT_S = 60
-WORKLOAD_TIMEOUT_S = 3600
+DEFAULT_TIMEOUT_S = 1200
 
 
 def _load_interop_venv() -> Any:
@@ -102,18 +102,26 @@ def _backend(config: str, published_python: Path, work_dir: Path) -> Iterator[st
         log.close()
 
 
-def _run_workload(config: str, workload: str, n: int, published_python: Path, work_dir: Path) -> dict[str, Any]:
+def _run_workload(config: str, workload: str, n: int, published_python: Path, work_dir: Path,
+                  timeout: float) -> dict[str, Any]:
     python = sys.executable if config == "c" else str(published_python)
     out = work_dir / f"{config}-{workload}.json"
+    log_path = work_dir / f"{config}-{workload}.log"
     with _backend(config, published_python, work_dir) as address:
         cmd = [python, "-I", str(WORKLOAD), "--address", address, "--workload", workload, "--n", str(n),
-               "--out", str(out)]
-        with open(work_dir / f"{config}-{workload}.log", "w") as log:
-            done = subprocess.run(cmd, check=False, stdout=log, stderr=subprocess.STDOUT,
-                                  timeout=WORKLOAD_TIMEOUT_S, cwd=tempfile.gettempdir())
-    if done.returncode != 0 or not out.exists():
-        tail = "\n".join((work_dir / f"{config}-{workload}.log").read_text().splitlines()[-12:])
-        return {"error": f"exit {done.returncode}\n{tail}"}
+               "--out", str(out), "--timeout", str(timeout)]
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tempfile.gettempdir())
+            try:
+                returncode = process.wait(timeout=timeout + 30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                returncode = None
+    if returncode != 0 or not out.exists():
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-12:])
+        why = f"timed out after {timeout:.0f} s" if returncode is None else f"exit {returncode}"
+        return {"error": f"{why}\n{tail}"}
     figures: dict[str, Any] = json.loads(out.read_text())
     return figures
 
@@ -190,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="a,b,c", help="configurations to run, e.g. a,c")
     parser.add_argument("--workloads", default="chain,fanout,sequence", help="workloads to run")
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                        help=f"seconds allowed per workload and configuration (default {DEFAULT_TIMEOUT_S})")
     args = parser.parse_args(argv)
     configs = [c.strip() for c in args.only.split(",") if c.strip()]
     unknown = [c for c in configs if c not in CONFIGS]
@@ -213,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"running ({config}) {workload} x{sizes[workload]} ...", file=sys.stderr, flush=True)
                 started = time.perf_counter()
                 results[config][workload] = _run_workload(config, workload, sizes[workload], published_python,
-                                                          work_dir)
+                                                          work_dir, args.timeout)
                 print(f"  done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     print_report(results, sizes, configs)
     if args.json:

@@ -8,6 +8,7 @@ baseline (a) of ``bench/throughput.py``.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 
@@ -29,6 +30,8 @@ def main() -> int:
     print(f"READY {port}", flush=True)
     sys.stdin.read()
     backend.stop()
+    cpu = os.times()
+    print(f"backend process CPU: user {cpu.user:.2f} s, system {cpu.system:.2f} s", file=sys.stderr, flush=True)
     return 0
 
 
