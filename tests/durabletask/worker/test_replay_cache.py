@@ -341,3 +341,34 @@ def test_the_same_work_item_on_two_threads_at_once() -> None:
         a, b = pool.map(run, range(2))
     assert a == b == wire(executor.execute("dup", past, new))
     assert cache.hits + cache.misses == 3 and cache.hits <= 1
+
+
+def test_work_item_runner_uses_the_cache_and_answers_like_a_full_replay() -> None:
+    import logging
+
+    from durabletask._worker_execution import WorkItemRunner
+    from durabletask.serialization import JsonDataConverter
+
+    def runner(use_cache: bool) -> WorkItemRunner:
+        registry = Registry()
+        registry.add_orchestrator(two_steps)
+        return WorkItemRunner(
+            registry,
+            data_converter=JsonDataConverter(),
+            maximum_timer_interval=timedelta(days=3),
+            logger=logging.getLogger("durabletask.worker"),
+            use_replay_cache=use_cache,
+        )
+
+    cached, plain = runner(True), runner(False)
+    assert isinstance(cached.replay_cache, ReplayStateCache) and plain.replay_cache is None
+    start = start_of("two_steps", "wr")
+    first = pb.OrchestratorRequest(instanceId="wr", newEvents=start)
+    responses = [r.run_orchestrator(first, "tok-1") for r in (cached, plain)]
+    assert responses[0] == responses[1]
+    past, new = second_episode(start, responses[0])
+    second = pb.OrchestratorRequest(instanceId="wr", pastEvents=past, newEvents=new)
+    responses = [r.run_orchestrator(second, "tok-2") for r in (cached, plain)]
+    assert responses[0] == responses[1]
+    assert [a.scheduleTask.name for a in responses[0].actions] == ["flaky"]
+    assert cached.replay_cache.hits == 1
