@@ -72,9 +72,18 @@ def _wait_listening(port: int, process: subprocess.Popen[Any], what: str) -> Non
     raise RuntimeError(f"{what} did not listen on port {port} within {STARTUP_TIMEOUT_S} s")
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a live process (Linux /proc), or None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @contextmanager
-def _backend(config: str, published_python: Path, work_dir: Path) -> Iterator[str]:
-    """Start the backend of ``config`` in its own process; yield its address."""
+def _backend(config: str, published_python: Path, work_dir: Path) -> Iterator[dict[str, Any]]:
+    """Start the backend of ``config`` in its own process; yield ``{"address"}`` (``cpu_seconds`` after)."""
     port = _free_port()
     log = open(work_dir / f"backend-{config}-{port}.log", "w")  # noqa: SIM115 - closed below
     if config == "a":
@@ -87,10 +96,12 @@ def _backend(config: str, published_python: Path, work_dir: Path) -> Iterator[st
         what = "our emulator"
     process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                                cwd=tempfile.gettempdir() if config == "a" else str(REPO))
+    info: dict[str, Any] = {"address": f"127.0.0.1:{port}"}
     try:
         _wait_listening(port, process, what)
-        yield f"127.0.0.1:{port}"
+        yield info
     finally:
+        info["cpu_seconds"] = _cpu_seconds(process.pid)
         if process.stdin is not None:
             process.stdin.close()  # the published backend stops on EOF
         process.terminate()  # our emulator stops on SIGTERM
@@ -107,8 +118,8 @@ def _run_workload(config: str, workload: str, n: int, published_python: Path, wo
     python = sys.executable if config == "c" else str(published_python)
     out = work_dir / f"{config}-{workload}.json"
     log_path = work_dir / f"{config}-{workload}.log"
-    with _backend(config, published_python, work_dir) as address:
-        cmd = [python, "-I", str(WORKLOAD), "--address", address, "--workload", workload, "--n", str(n),
+    with _backend(config, published_python, work_dir) as backend:
+        cmd = [python, "-I", str(WORKLOAD), "--address", backend["address"], "--workload", workload, "--n", str(n),
                "--out", str(out), "--timeout", str(timeout)]
         with open(log_path, "w") as log:
             process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tempfile.gettempdir())
@@ -123,6 +134,7 @@ def _run_workload(config: str, workload: str, n: int, published_python: Path, wo
         why = f"timed out after {timeout:.0f} s" if returncode is None else f"exit {returncode}"
         return {"error": f"{why}\n{tail}"}
     figures: dict[str, Any] = json.loads(out.read_text())
+    figures["backend_cpu_seconds"] = backend.get("cpu_seconds")
     return figures
 
 
@@ -148,9 +160,13 @@ def print_report(results: dict[str, dict[str, Any]], sizes: dict[str, int], conf
         (f"chain x{n_chain}: p50 latency (ms)", "chain", "p50_ms", 0),
         (f"chain x{n_chain}: p95 latency (ms)", "chain", "p95_ms", 0),
         (f"chain x{n_chain}: total (s)", "chain", "seconds", 2),
+        (f"chain x{n_chain}: client+worker CPU (s)", "chain", "client_worker_cpu_seconds", 2),
+        (f"chain x{n_chain}: backend CPU (s)", "chain", "backend_cpu_seconds", 2),
         (f"fan-out x{n_fan}: total (s)", "fanout", "seconds", 2),
         (f"fan-out x{n_fan}: activities/s", "fanout", "activities_per_second", 0),
         (f"sequence x{n_seq}: total (s)", "sequence", "seconds", 2),
+        (f"sequence x{n_seq}: client+worker CPU (s)", "sequence", "client_worker_cpu_seconds", 1),
+        (f"sequence x{n_seq}: backend CPU (s)", "sequence", "backend_cpu_seconds", 1),
     ]
     label_width = max(len(r[0]) for r in rows) + 2
     col = 14
