@@ -157,6 +157,8 @@ def run_app(argv: Sequence[str] | None = None) -> int:
         with loop:
             loop.run_until_complete(main())
     finally:
+        if ctx is not None and not ctx.window.worker_controller.wait_stopped(15.0):
+            log.warning("the hosted worker did not stop within 15 s")
         if emulator is not None:
             try:
                 if emulator_started is not None:

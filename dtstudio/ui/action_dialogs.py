@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from PySide6.QtCore import QDateTime
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDateTimeEdit, QHBoxLayout, QLineEdit, QWidget
+from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QCompleter, QDateTimeEdit, QHBoxLayout, QLineEdit, QWidget
 
 from dtstudio.core.json_input import JsonInputError
 from dtstudio.ui.form_dialog import FormDialog
@@ -40,16 +41,32 @@ def _targets_text(ids: list[str]) -> str:
 class StartDialog(FormDialog):
     """Start a new orchestration: name, optional ID, JSON input, version, tags, scheduled start."""
 
-    def __init__(self, known_names: list[str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, known_names: list[str], parent: QWidget | None = None, *, hosted_names: Sequence[str] = ()
+    ) -> None:
         super().__init__("Start new orchestration", "Start", parent=parent, stretch=False)
         self.resize(520, 420)
         self.name = QComboBox(self)
         self.name.setEditable(True)
-        self.name.addItems(sorted(set(known_names)))
+        self.name.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        # The hosted worker's orchestrators first (they will run), then names seen in the list.
+        hosted = list(dict.fromkeys(hosted_names))
+        for n in hosted:
+            self.name.addItem(n)
+            self.name.setItemData(self.name.count() - 1, "run by the hosted worker", Qt.ItemDataRole.ToolTipRole)
+        if hosted and set(known_names) - set(hosted):
+            self.name.insertSeparator(self.name.count())
+        self.name.addItems(sorted(set(known_names) - set(hosted)))
         self.name.setCurrentText("")
+        completer = QCompleter([self.name.itemText(i) for i in range(self.name.count()) if self.name.itemText(i)], self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.name.setCompleter(completer)
         line_edit = self.name.lineEdit()
         if line_edit is not None:
-            line_edit.setPlaceholderText("the orchestrator's registered name")
+            line_edit.setPlaceholderText(
+                f"e.g. {hosted[0]} (hosted worker)" if hosted else "the orchestrator's registered name"
+            )
         self.instance_id = QLineEdit(self)
         self.instance_id.setPlaceholderText("leave empty for a generated ID")
         self.input = JsonEditor("input", parent=self)

@@ -1,0 +1,197 @@
+"""The main window's instance actions: action dialogs, running one action or a batch, purge by filter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import (
+    QMessageBox,
+    QWidget,
+)
+
+from dtstudio.core.connection import describe_error
+from dtstudio.core.taskhub_service import BATCH_OPERATIONS
+from dtstudio.ui.action_dialogs import RaiseEventDialog, ReasonDialog, RestartDialog, StartDialog
+from dtstudio.ui.batch_dialog import BatchDialog
+from dtstudio.ui.form_dialog import FormDialog
+from dtstudio.ui.purge_filter_dialog import PurgeFilterDialog
+
+__all__ = ["InstanceActions"]
+
+log = logging.getLogger("dtstudio.ui")
+
+if TYPE_CHECKING:
+    _WindowPart: Any = object
+else:
+    _WindowPart = object
+
+
+class InstanceActions(_WindowPart):
+    """Part of :class:`~dtstudio.ui.main_window.MainWindow`: the action handlers and the batch runner (mixed in)."""
+
+
+    batch_dialog: BatchDialog | None
+    last_action_message: str
+    _dialog: QWidget | None
+
+    def confirm(self, title: str, text: str) -> bool:
+        """Ask before something destructive (tests replace this)."""
+        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                      QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+
+    def open_action_dialog(self, key: str, ids: list[str] | None = None) -> FormDialog | None:
+        """Open the dialog of an action for the selection (or ``ids``); the action runs on OK."""
+        if self.service is None:
+            self.statusBar().showMessage("Connect first.", 4000)
+            return None
+        if key == "start":
+            listed = sorted({str(self.model.state_at(r).name) for r in range(min(self.model.rowCount(), 2000))})
+            dlg: FormDialog = StartDialog(listed, self, hosted_names=self.hosted_orchestrator_names())
+            dlg.submitted.connect(lambda v: self.runner.spawn(self._start(dlg, v)))
+            self._show_dialog(dlg)
+            return dlg
+        ids = ids if ids is not None else self.selected_ids()
+        if not ids:
+            self.statusBar().showMessage("Select one or more instances first.", 4000)
+            return None
+        if key == "raise_event":
+            dlg = RaiseEventDialog(ids, self)
+        elif key in ("suspend", "resume", "rewind"):
+            dlg = ReasonDialog(BATCH_OPERATIONS[key], ids, parent=self)
+        elif key == "terminate":
+            dlg = ReasonDialog(
+                "Terminate", ids, recursive_option=True, parent=self,
+                intro=f"Stop {_targets(ids)} for good. Terminated instances cannot be resumed (only restarted).",
+            )
+        elif key == "restart":
+            dlg = RestartDialog(ids, self)
+        elif key == "purge":
+            dlg = ReasonDialog(
+                "Purge", ids, ask_reason=False, recursive_option=True, parent=self,
+                intro=f"Permanently delete {_targets(ids)} and all history. Only completed, failed or terminated "
+                "instances can be purged. This cannot be undone.",
+            )
+        else:
+            raise ValueError(f"unknown action {key!r}")
+        dlg.submitted.connect(lambda v: self.runner.spawn(self._run_action(key, ids, v, dlg)))
+        self._show_dialog(dlg)
+        return dlg
+
+    def _show_dialog(self, dlg: QWidget) -> None:
+        self._dialog = dlg
+        dlg.open()  # type: ignore[attr-defined]
+
+    @property
+    def active_dialog(self) -> QWidget | None:
+        return self._dialog
+
+    async def _start(self, dlg: FormDialog, values: dict[str, Any]) -> None:
+        service = self.service
+        if service is None:
+            dlg.show_error("Not connected.")
+            return
+        try:
+            iid = await service.start(**values)
+        except Exception as exc:  # noqa: BLE001
+            dlg.show_error(describe_error(exc, self.profile))
+            return
+        dlg.finish()
+        self.statusBar().showMessage(f"Started {values['name']} as {iid}", 8000)
+        self._select_after_load = iid
+        self.reload_list()
+
+    async def _run_action(self, key: str, ids: list[str], options: dict[str, Any], dlg: FormDialog) -> None:
+        service = self.service
+        if service is None:
+            dlg.show_error("Not connected.")
+            return
+        label = BATCH_OPERATIONS[key]
+        if key == "purge" and not self.confirm("Purge", f"Permanently delete {_targets(ids)} and their history?"):
+            dlg.set_busy(False)
+            return
+        op = service.operation(key, **options)
+        if len(ids) == 1:
+            try:
+                text = await op(ids[0])
+            except Exception as exc:  # noqa: BLE001
+                dlg.show_error(describe_error(exc, self.profile))
+                return
+            dlg.finish()
+            self.last_action_message = f"{label} {ids[0]}: {text}"
+            self.statusBar().showMessage(self.last_action_message, 8000)
+            self._after_action(ids)
+            return
+        dlg.finish()
+        bd = BatchDialog(label, len(ids), self)
+        self.batch_dialog = bd
+        bd.open()
+        batch = asyncio.ensure_future(
+            service.run_batch(ids, op, on_result=bd.add_result, describe=lambda e: describe_error(e, self.profile))
+        )
+        bd.cancel_requested.connect(batch.cancel)
+        try:
+            await batch
+        except asyncio.CancelledError:
+            bd.mark_finished(cancelled=True)
+        else:
+            bd.mark_finished()
+        self._after_action(ids)
+
+    def _after_action(self, ids: list[str]) -> None:
+        self.refresh()
+        if len(ids) == 1 and self.selected_ids() == ids:
+            self.detail.show_instance(ids[0])  # type: ignore[attr-defined]
+
+    def open_purge_filter_dialog(self) -> PurgeFilterDialog | None:
+        if self.service is None:
+            self.statusBar().showMessage("Connect first.", 4000)
+            return None
+        dlg = PurgeFilterDialog(self)
+        dlg.preview_requested.connect(lambda v: self.runner.spawn(self._preview_purge(dlg, v)))
+        dlg.submitted.connect(lambda v: self.runner.spawn(self._purge_by_filter(dlg, v)))
+        self._show_dialog(dlg)
+        return dlg
+
+    async def _preview_purge(self, dlg: PurgeFilterDialog, values: dict[str, Any]) -> None:
+        service = self.service
+        if service is None:
+            dlg.show_error("Not connected.")
+            return
+        try:
+            n = await service.preview_purge_by_filter(
+                created_from=values["created_from"], created_to=values["created_to"], statuses=values["statuses"]
+            )
+        except Exception as exc:  # noqa: BLE001
+            dlg.show_error(describe_error(exc, self.profile))
+            return
+        dlg.show_preview(n)
+
+    async def _purge_by_filter(self, dlg: PurgeFilterDialog, values: dict[str, Any]) -> None:
+        service = self.service
+        n = dlg.previewed_count or 0
+        if service is None:
+            dlg.show_error("Not connected.")
+            return
+        if not self.confirm("Purge instances", f"Permanently delete {n:,} instances and their history?"):
+            dlg.set_busy(False)
+            return
+        try:
+            deleted = await service.purge_by_filter(**values)
+        except Exception as exc:  # noqa: BLE001
+            dlg.show_error(describe_error(exc, self.profile))
+            return
+        dlg.show_done(deleted)
+        self.statusBar().showMessage(f"Purged {deleted:,} instances", 8000)
+        self.reload_list()
+
+
+
+
+def _targets(ids: list[str]) -> str:
+    return f"instance {ids[0]}" if len(ids) == 1 else f"{len(ids)} instances"
+
+
