@@ -7,10 +7,8 @@ protobuf messages.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
-import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,6 +17,7 @@ from google.protobuf import struct_pb2
 
 from durabletask import task
 from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask._replay import OrchestrationExecutor, Registry
 from durabletask._worker_options import (
     VersionFailureStrategy,
     VersioningOptions,
@@ -26,6 +25,7 @@ from durabletask._worker_options import (
     compare_versions,
 )
 from durabletask._worker_replay_cache import ReplayStateCache, incremental_replay_supported
+from durabletask.history import failure_details_from_exception
 from durabletask.serialization import DataConverter
 
 __all__ = [
@@ -38,46 +38,14 @@ __all__ = [
 ]
 
 
-def _find(name: str, modules: tuple[str, ...]) -> Any:
-    for module_name in modules:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        found = getattr(module, name, None)
-        if found is not None:
-            return found
-    return None
-
-
-def new_registry() -> Any:
-    """A fresh orchestrator/activity registry from the replay core."""
-    cls = _find("Registry", ("durabletask.task", "durabletask._replay", "durabletask._replay._registry"))
-    if cls is None:
-        raise ImportError("The replay core provides no Registry")
-    return cls()
-
-
-def _orchestration_executor_class() -> Any:
-    cls = _find("OrchestrationExecutor", ("durabletask._replay", "durabletask._replay._executor"))
-    if cls is None:
-        raise ImportError("The replay core provides no OrchestrationExecutor")
-    return cls
+def new_registry() -> Registry:
+    """A fresh orchestrator/activity registry of the replay core."""
+    return Registry()
 
 
 def exception_failure_details(exc: BaseException) -> pb.TaskFailureDetails:
     """``TaskFailureDetails`` for an exception: qualified type name, message, stack trace."""
-    make = _find("failure_details_from_exception", ("durabletask.task", "durabletask.history"))
-    if make is not None:
-        return make(exc)
-    exc_type = type(exc)
-    module = exc_type.__module__
-    details = pb.TaskFailureDetails(
-        errorType=f"{module}.{exc_type.__qualname__}" if module else exc_type.__qualname__,
-        errorMessage=str(exc),
-    )
-    details.stackTrace.value = "".join(traceback.format_exception(exc_type, exc, exc.__traceback__))
-    return details
+    return failure_details_from_exception(exc)
 
 
 class ActivityNotRegisteredError(ValueError):
@@ -136,7 +104,7 @@ class WorkItemRunner:
         self.logger = logger
         self.versioning = versioning
         self.exception_properties_provider = exception_properties_provider
-        self._executor: Any = None
+        self._executor: OrchestrationExecutor | None = None
         #: Live replay states between episodes (None: replay the full history every time).
         self.replay_cache: ReplayStateCache | None = (
             ReplayStateCache() if use_replay_cache and incremental_replay_supported() else None
@@ -197,7 +165,7 @@ class WorkItemRunner:
         try:
             executor = self._executor
             if executor is None:
-                executor = self._executor = _orchestration_executor_class()(
+                executor = self._executor = OrchestrationExecutor(
                     self.registry,
                     maximum_timer_interval=self.maximum_timer_interval,
                     data_converter=self.data_converter,
