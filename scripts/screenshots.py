@@ -6,7 +6,7 @@ waiting for an event, suspended, failed, terminated, sub-orchestrations), opens 
 window offscreen and writes ``docs/screenshots/*.png``:
 
 main_window, detail_history, detail_timeline, failure, start_dialog, start_dialog_json_error,
-connection_dialog, batch_terminate, purge_by_filter, main_window_dark.
+connection_dialog, batch_terminate, purge_by_filter, main_window_dark, worker_panel.
 
 Usage: ``.venv/bin/python scripts/screenshots.py [--out DIR]``
 """
@@ -234,10 +234,38 @@ async def shoot(out: Path, tmp: Path) -> None:
         await show_detail(w, ids["completed"], "Timeline")
         save(w, out, "main_window_dark")
         app.setPalette(old_palette)
+        worker.stop()  # the hosted worker serves the hub alone (the two would share its work items)
+        await shoot_worker_panel(w, out)
         w.close()
     finally:
         worker.stop()
         emulator.stop()
+
+
+async def shoot_worker_panel(w: Any, out: Path) -> None:
+    """The window hosting resources/samples/hosted_worker.py, after it ran three orchestrations."""
+    from PySide6.QtCore import Qt
+
+    from dtstudio.core.worker_hosting import HostState
+    from durabletask.client import TaskHubGrpcClient
+
+    c = w.worker_controller
+    w.resize(1600, 900)
+    w.load_worker_file(ROOT / "resources" / "samples" / "hosted_worker.py")
+    await wait_for(lambda: not c.busy and c.status.state is HostState.RUNNING)
+    w.resizeDocks([w.worker_dock], [520], Qt.Orientation.Horizontal)
+    client = TaskHubGrpcClient(host_address=c.status.target.address)
+    client.schedule_new_orchestration("greetings", input=["Ada", "Grace", "Linus"], instance_id="hosted-greetings-1")
+    client.schedule_new_orchestration("place_order", input={"id": 77, "items": 12}, instance_id="hosted-order-77")
+    client.schedule_new_orchestration("place_order", input={"id": 78, "items": 3}, instance_id="hosted-order-78")
+    for iid in ("hosted-greetings-1", "hosted-order-77", "hosted-order-78"):
+        client.wait_for_orchestration_completion(iid, timeout=30)
+    client.close()
+    w.refresh()
+    await wait_for(lambda: w.model.row_of("hosted-order-78") >= 0 and not w.model.is_loading)
+    await show_detail(w, "hosted-greetings-1", "Overview")
+    await settle(0.3)
+    save(w, out, "worker_panel")
 
 
 def main() -> int:

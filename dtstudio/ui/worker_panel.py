@@ -7,14 +7,14 @@ import logging
 import time
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QColor, QFontDatabase, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +28,7 @@ __all__ = ["LOG_LINES", "WorkerPanel"]
 
 #: How many log lines the panel keeps (oldest dropped first).
 LOG_LINES = 1000
+_HANGING_INDENT = 24
 
 _EMPTY_TEXT = (
     "No worker file loaded.\n\nLoad a Python file with orchestrators and activities (marked with "
@@ -91,7 +92,6 @@ class WorkerPanel(QWidget):
             col.setSpacing(2)
             col.addWidget(title)
             col.addWidget(lst)
-            lst.setMaximumHeight(150)
             names.addLayout(col)
         self.names_box = QWidget(self)
         self.names_box.setLayout(names)
@@ -103,12 +103,13 @@ class WorkerPanel(QWidget):
         log_head.setContentsMargins(0, 0, 0, 0)
         log_head.addWidget(self.log_title, 1)
         log_head.addWidget(self.clear_log_button)
-        self.log_view = QPlainTextEdit(self)
+        self.log_view = QTextEdit(self)
         self.log_view.setObjectName("worker_log")
         self.log_view.setReadOnly(True)
         self.log_view.setFont(mono)
-        self.log_view.setMaximumBlockCount(LOG_LINES)
-        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_view.document().setMaximumBlockCount(LOG_LINES)
+        self.log_view.setAcceptRichText(False)
+        self.log_view.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
         self.log_view.setPlaceholderText("The worker's log appears here.")
 
         layout = QVBoxLayout(self)
@@ -179,8 +180,12 @@ class WorkerPanel(QWidget):
         self.orchestrator_list.addItems(list(status.orchestrators))
         self.activity_list.clear()
         self.activity_list.addItems(list(status.activities))
-        self.orchestrator_title.setText(f"Orchestrators ({len(status.orchestrators)})")
+        self.orchestrator_title.setText(f"Orchestrators ({len(status.orchestrators)}) · double-click to start"
+                                        if status.orchestrators else "Orchestrators (0)")
         self.activity_title.setText(f"Activities ({len(status.activities)})")
+        rows = max(1, min(8, max(len(status.orchestrators), len(status.activities))))
+        for lst in (self.orchestrator_list, self.activity_list):
+            lst.setFixedHeight(rows * (lst.fontMetrics().height() + 4) + 2 * lst.frameWidth() + 4)
         self.names_box.setVisible(bool(status.orchestrators or status.activities))
 
         self.load_button.setEnabled(not busy)
@@ -206,6 +211,19 @@ class WorkerPanel(QWidget):
         else:
             color = self.palette().text().color().name()
         # Every line carries its own colour: plain appends would inherit the previous line's.
-        self.log_view.appendHtml(f"<span style='color: {color}'>{html.escape(text)}</span>")
+        doc = self.log_view.document()
+        cursor = QTextCursor(doc)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        block = QTextBlockFormat()
+        # A hanging indent sets wrapped continuation lines apart from the next record.
+        block.setLeftMargin(_HANGING_INDENT)
+        block.setTextIndent(-_HANGING_INDENT)
+        if doc.isEmpty():
+            cursor.setBlockFormat(block)
+        else:
+            cursor.insertBlock(block)
+        chars = QTextCharFormat()
+        chars.setForeground(QColor(color))
+        cursor.insertText(text, chars)
         bar = self.log_view.verticalScrollBar()
         bar.setValue(bar.maximum())
