@@ -62,15 +62,16 @@ class WorkerLoadError(Exception):
         self.column = column
 
     def details(self) -> str:
-        """The offending source line with a caret under the column, if known (else '')."""
+        """The offending source line (``4 | code``) with a caret under the column, if known (else '')."""
         if not self.source_line:
             return ""
         text = self.source_line.rstrip("\n")
         stripped = text.lstrip()
-        out = stripped
+        gutter = f"{self.line} | " if self.line else ""
+        out = gutter + stripped
         if self.column is not None and self.column > 0:
             col = max(0, self.column - 1 - (len(text) - len(stripped)))
-            out += "\n" + " " * min(col, len(stripped)) + "^"
+            out += "\n" + " " * (len(gutter) + min(col, len(stripped))) + "^"
         return out
 
 
