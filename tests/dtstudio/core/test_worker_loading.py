@@ -208,3 +208,18 @@ def test_bad_input_gets_a_clear_error(tmp_path: Path, name: str, text: Any, expe
         p.write_text(text, encoding="utf-8")
     with pytest.raises(WorkerLoadError, match=expected):
         load_worker_file(p)
+
+
+def test_errors_in_a_sibling_module_point_at_the_sibling(tmp_path: Path) -> None:
+    write(tmp_path, "sibling_with_typo.py", "def f(:\n    pass\n")
+    p = write(tmp_path, "uses_sibling.py", "import sibling_with_typo\n")
+    with pytest.raises(WorkerLoadError) as err:
+        load_worker_file(p)
+    assert err.value.kind == "syntax" and str(err.value).startswith("Syntax error in sibling_with_typo.py, line 1: ")
+    assert "sibling_with_typo" not in sys.modules
+
+    write(tmp_path, "sibling_raises.py", "X = 1\nraise KeyError('missing setting')\n")
+    p2 = write(tmp_path, "uses_raising.py", "import os\nimport sibling_raises\n")
+    with pytest.raises(WorkerLoadError) as err2:
+        load_worker_file(p2)
+    assert str(err2.value) == "Import failed (sibling_raises.py, line 2): KeyError: 'missing setting'"

@@ -195,3 +195,15 @@ def test_not_connected_loads_but_does_not_run(make_window: Any, qtbot: Any) -> N
     wait_state(qtbot, w, HostState.STOPPED)
     assert "connect to a backend, then press Reload" in w.worker_panel.state_label.text()
     assert items(w.worker_panel.orchestrator_list) == ["greetings", "place_order"]
+
+
+def test_double_click_on_an_orchestrator_opens_start_with_its_name(window: Any, qtbot: Any) -> None:
+    window.load_worker_file(SAMPLE)
+    wait_state(qtbot, window, HostState.RUNNING)
+    panel = window.worker_panel
+    panel.orchestrator_list.itemDoubleClicked.emit(panel.orchestrator_list.item(1))
+    dlg = window.active_dialog
+    assert dlg is not None and dlg.isVisible()
+    assert dlg.name.currentText() == "place_order"
+    assert dlg.name.lineEdit().placeholderText() == "e.g. greetings (hosted worker)"
+    dlg.reject()
