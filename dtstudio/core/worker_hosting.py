@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ __all__ = [
     "HOSTED_WORKER_LOGGER",
     "HostState",
     "WorkerHost",
-    "WorkerHostSpec",
     "WorkerHostStatus",
     "WorkerTarget",
     "worker_hosting_available",
@@ -36,7 +35,7 @@ __all__ = [
 log = logging.getLogger("dtstudio.core.worker")
 
 #: The hosted worker logs here (a child of ``durabletask.worker``, so other workers in the process
-#: are not mixed in); the host sets it to INFO.
+#: are not mixed in); the host sets it to INFO and keeps its records to itself (the panel shows them).
 HOSTED_WORKER_LOGGER = "durabletask.worker.hosted"
 #: How long ``load``/``reload`` wait for the work-item stream before reporting "connecting".
 CONNECT_WAIT_S = 3.0
@@ -125,15 +124,6 @@ class WorkerHostStatus:
     logger_names: tuple[str, ...] = (HOSTED_WORKER_LOGGER,)
 
 
-@dataclass
-class WorkerHostSpec:
-    """What a hosted worker runs: a Python file and the names found in it."""
-
-    path: Path
-    orchestrators: list[str] = field(default_factory=list)
-    activities: list[str] = field(default_factory=list)
-
-
 class WorkerHost:
     """Loads a worker file and runs it; one file at a time. Blocking methods: call off the GUI thread."""
 
@@ -143,6 +133,9 @@ class WorkerHost:
         self._logger = logging.getLogger(HOSTED_WORKER_LOGGER)
         if self._logger.level == logging.NOTSET or self._logger.level > logging.INFO:
             self._logger.setLevel(logging.INFO)
+        # Its records are for the worker panel; passed on, they would print INFO lines on the
+        # console of an app that logs warnings only.
+        self._logger.propagate = False
         self._path: Path | None = None
         self._loaded: LoadedWorkerFile | None = None
         self._worker: Any = None
