@@ -372,8 +372,6 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         if set_tz is not None:
             set_tz(utc)
 
-    # ================================================================== connections
-
     # ================================================================== messages
     def show_banner(self, text: str) -> None:
         self.banner.setText(text)
@@ -387,7 +385,6 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         text = describe_error(exc, self.profile)
         self.statusBar().showMessage(text, 15000)
         self.show_banner(text)
-
 
     def _update_action_state(self) -> None:
         connected = self.service is not None
