@@ -134,6 +134,7 @@ class ConnectionHandling(_WindowPart):
         self._connected_message = f"Connected to {where} · task hub '{profile.taskhub}'"
         self._set_state("connected", self._connected_message)
         self.setWindowTitle(f"dtstudio — {profile.name} · {profile.taskhub}")
+        self._worker_follow_connection(profile, connected=True)
         self.store.last_used = profile.name
         try:
             self.store.save()

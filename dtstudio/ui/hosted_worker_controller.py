@@ -88,17 +88,21 @@ class HostedWorkerController(QObject):
         """Stop the worker and forget the file."""
         return self._submit("Unloading…", self.host.unload)
 
-    def set_target(self, target: WorkerTarget | None, description: str = "") -> None:
+    def set_target(self, target: WorkerTarget | None, description: str = "", *, connected: bool = False) -> None:
         """The connection changed (or is changing): a worker running elsewhere is stopped.
 
         We stop rather than follow the connection: moving local code onto another backend (maybe
         a production scheduler) should be a deliberate Reload, not a side effect of browsing.
+        ``connected=True`` (the connection was just verified) also starts a file that was loaded
+        while dtstudio was not connected yet.
         """
         self.target = target
         st = self.status
         if st.state is HostState.RUNNING and st.target != target:
             where = description or "another connection"
             self.stop(f"Stopped because dtstudio switched to {where}. Press Reload to run this file there.")
+        elif connected and target is not None and st.state is HostState.STOPPED and st.target is None:
+            self.reload()
 
     def shutdown(self) -> concurrent.futures.Future[Any] | None:
         """Window closing: stop and unload in the background; further operations are refused."""

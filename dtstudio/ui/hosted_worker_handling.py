@@ -92,8 +92,11 @@ class HostedWorkerHandling(_WindowPart):
             dlg.name.setCurrentText(name)  # type: ignore[attr-defined]
 
     # -- connection ------------------------------------------------------------------------------
-    def _worker_follow_connection(self, profile: ConnectionProfile | None) -> None:
-        """Tell the hosted worker where the window now connects (None: nowhere usable)."""
+    def _worker_follow_connection(self, profile: ConnectionProfile | None, *, connected: bool = False) -> None:
+        """Tell the hosted worker where the window connects (None: nowhere usable).
+
+        ``connected`` says the connection to ``profile`` was just verified.
+        """
         target = None
         if profile is not None:
             try:
@@ -101,7 +104,7 @@ class HostedWorkerHandling(_WindowPart):
             except ValueError:
                 target = None
         where = profile.display_target() if profile is not None else "no connection"
-        self.worker_controller.set_target(target, where)
+        self.worker_controller.set_target(target, where, connected=connected)
 
     # -- display ---------------------------------------------------------------------------------
     def _worker_status_changed(self, status: WorkerHostStatus) -> None:

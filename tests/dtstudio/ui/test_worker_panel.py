@@ -189,12 +189,18 @@ def test_log_handler_delivers_records_from_other_threads_bounded(qtbot: Any, qlo
     assert controller.log_handler not in logger.handlers
 
 
-def test_not_connected_loads_but_does_not_run(make_window: Any, qtbot: Any) -> None:
-    w = make_window()  # never connected
+def test_loaded_before_connecting_starts_once_connected(make_window: Any, emulator: Any, qtbot: Any) -> None:
+    from dtstudio.core.profiles import EMBEDDED_PROFILE_NAME
+
+    w = make_window()  # not connected yet
     w.load_worker_file(SAMPLE)
     wait_state(qtbot, w, HostState.STOPPED)
     assert "connect to a backend, then press Reload" in w.worker_panel.state_label.text()
     assert items(w.worker_panel.orchestrator_list) == ["greetings", "place_order"]
+    w.set_embedded_address(emulator.address)
+    w.connect_to(EMBEDDED_PROFILE_NAME)
+    wait_state(qtbot, w, HostState.RUNNING)
+    assert w.worker_controller.status.target.address == "http://" + emulator.address
 
 
 def test_double_click_on_an_orchestrator_opens_start_with_its_name(window: Any, qtbot: Any) -> None:
