@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -51,6 +52,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         server.start()
     except (ValueError, OSError, SchemaTooNewError, DatabaseInUseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"error: cannot use the database {db}: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
 

@@ -174,7 +174,11 @@ class Store:
         if self.path is None:
             target = ":memory:"
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OSError(f"cannot create the database folder {self.path.parent}: "
+                              f"{exc.strerror or exc}") from None
             target = str(self.path)
         self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
                                    cached_statements=256, timeout=0.5)
