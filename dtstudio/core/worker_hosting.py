@@ -239,6 +239,10 @@ class WorkerHost:
             self._status = _replace(base, message="Loaded, not running: connect to a backend, then press Reload.")
             return self._status
         try:
+            # Ask only for the work this file can do, so another worker on the same hub keeps its own
+            # orchestrations (and this one never fails theirs as "not registered").
+            if hasattr(worker, "use_work_item_filters"):
+                worker.use_work_item_filters()
             worker.start()
         except Exception as exc:  # noqa: BLE001
             self._status = _replace(base, state=HostState.FAILED, message=f"The worker did not start: {exc}")

@@ -81,3 +81,16 @@ def test_targets_follow_the_connection_profile() -> None:
     assert azure.scheduler and azure.secure and azure.credential is CredentialKind.AZURE_CLI
     worker = azure.create_worker()  # builds, does not connect
     assert worker.taskhub == "h"
+
+
+def test_hosted_worker_leaves_other_workers_orchestrations_alone(
+    host: WorkerHost, emulator: Any, worker: Any, sync_client: Any
+) -> None:
+    """Another worker on the same hub keeps its orchestrations: the hosted one asks only for its own."""
+    target = worker_target_for(ConnectionProfile("e", BackendKind.EMBEDDED, taskhub="default"), emulator.address)
+    assert host.load(SAMPLE, target).state is HostState.RUNNING
+    ids = [sync_client.schedule_new_orchestration("hello_sequence", input=f"n{i}") for i in range(12)]
+    ids.append(sync_client.schedule_new_orchestration("greetings", input=["Ada"]))
+    for iid in ids:
+        state = sync_client.wait_for_orchestration_completion(iid, timeout=20)
+        assert state.runtime_status is OrchestrationStatus.COMPLETED, (iid, state.failure_details)
