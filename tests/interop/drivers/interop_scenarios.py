@@ -172,8 +172,10 @@ def sc_terminate_non_recursive(c: Any, ns: str) -> Any:
     wait_status(c, f"{iid}-child", "RUNNING")
     c.terminate_orchestration(iid, output="parent only", recursive=False)
     parent = finish(c, iid)
-    time.sleep(0.5)  # give a wrongly propagated terminate a chance to show up
-    child = status_of(c, f"{iid}-child")
+    try:  # a wrongly propagated terminate would end the child within this wait
+        child = describe(c.wait_for_orchestration_completion(f"{iid}-child", timeout=1.0))["status"]
+    except TimeoutError:
+        child = status_of(c, f"{iid}-child")
     c.terminate_orchestration(f"{iid}-child")
     return {"parent": parent, "child_after_parent": child, "child_cleanup": finish(c, f"{iid}-child")}
 
@@ -284,8 +286,7 @@ def sc_purge(c: Any, ns: str) -> Any:
 def sc_purge_by_filter(c: Any, ns: str) -> Any:
     """Runs alone (after the others): a filter purge is hub-wide."""
     before = c.schedule_new_orchestration(wf.chain, input=0, instance_id=f"{ns}-pf-before")
-    finish(c, before)
-    time.sleep(0.05)
+    finish(c, before)  # created (and completed) before the window opens
     window_start = datetime.now(timezone.utc)
     inside = [c.schedule_new_orchestration(wf.chain, input=i, instance_id=f"{ns}-pf-{i}") for i in range(3)]
     failed = c.schedule_new_orchestration(wf.activity_fails, input="x", instance_id=f"{ns}-pf-failed")
@@ -293,7 +294,6 @@ def sc_purge_by_filter(c: Any, ns: str) -> Any:
     for iid in [*inside, failed]:
         finish(c, iid)
     wait_status(c, running, "RUNNING")
-    time.sleep(0.05)
     window_end = datetime.now(timezone.utc)
     result = c.purge_orchestrations_by(created_time_from=window_start, created_time_to=window_end,
                                        runtime_status=[Status.COMPLETED])
