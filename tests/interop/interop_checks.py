@@ -185,6 +185,14 @@ def check_dts(r: dict[str, Any]) -> None:
     assert r["unknown_hub"].get("code") == "NOT_FOUND", "a hub the emulator does not serve: NOT_FOUND"
 
 
+def check_async_client(r: dict[str, Any]) -> None:
+    assert r["started_status"] in ("RUNNING", "SUSPENDED", "COMPLETED")
+    assert _completed(r["chain"]) == [6, 12, 13]
+    assert _completed(r["events"]) == [{"via": "asyncio"}]
+    assert r["listed"] == [r["chain"]["instance_id"]]
+    assert r["missing"] is None
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "chaining": check_chaining,
     "fan_out": check_fan_out,
@@ -204,4 +212,5 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "purge": check_purge,
     "purge_by_filter": check_purge_by_filter,
     "dts": check_dts,
+    "async_client": check_async_client,
 }

@@ -97,6 +97,7 @@ def our_client_published_worker(published_python: Path, cross_backend: Backend,
         try:
             ns = uuid.uuid4().hex[:8]
             phase_one = {k: v for k, v in interop_scenarios.PHASE_ONE.items() if k in SCENARIOS}
+            phase_one["async_client"] = interop_scenarios.async_client_scenario(cross_backend.address)
             phase_two = {k: v for k, v in interop_scenarios.PHASE_TWO.items() if k in SCENARIOS}
             results = interop_scenarios.run_scenarios(client, phase_one, ns)
             results.update(interop_scenarios.run_scenarios(client, phase_two, ns))

@@ -24,7 +24,7 @@ import interop_workflows as wf
 
 from durabletask import client as dt_client
 
-__all__ = ["PHASE_ONE", "PHASE_TWO", "describe", "run_scenarios"]
+__all__ = ["PHASE_ONE", "PHASE_TWO", "async_client_scenario", "describe", "run_scenarios"]
 
 Status = dt_client.OrchestrationStatus
 WAIT_S = 30.0
@@ -302,6 +302,34 @@ def sc_purge_by_filter(c: Any, ns: str) -> Any:
     finish(c, running)
     return {"count": result.deleted_instance_count, "is_complete": result.is_complete,
             "inside": inside, "before": before, "failed": failed, "running": running, "after": after}
+
+
+def async_client_scenario(address: str) -> Callable[[Any, str], Any]:
+    """The asyncio client (``AsyncTaskHubGrpcClient``) against ``address``; the sync client is unused."""
+
+    async def steps(ns: str) -> dict[str, Any]:
+        async with dt_client.AsyncTaskHubGrpcClient(host_address=address) as ac:
+            chained = await ac.schedule_new_orchestration(wf.chain, input=3, instance_id=f"{ns}-async-chain")
+            waiter = await ac.schedule_new_orchestration(wf.wait_events, input=["async"])
+            started = await ac.wait_for_orchestration_start(waiter, timeout=WAIT_S)
+            await ac.raise_orchestration_event(waiter, "async", data={"via": "asyncio"})
+            chain_state = await ac.wait_for_orchestration_completion(chained, timeout=WAIT_S)
+            waiter_state = await ac.wait_for_orchestration_completion(waiter, timeout=WAIT_S)
+            listed = await ac.get_all_orchestration_states(
+                dt_client.OrchestrationQuery(instance_id_prefix=f"{ns}-async-", max_instance_count=1))
+            missing = await ac.get_orchestration_state(f"{ns}-async-missing")
+            return {
+                "started_status": None if started is None else started.runtime_status.name,
+                "chain": describe(chain_state), "events": describe(waiter_state),
+                "listed": [st.instance_id for st in listed], "missing": describe(missing),
+            }
+
+    def run(client: Any, ns: str) -> Any:
+        import asyncio
+
+        return asyncio.run(steps(ns))
+
+    return run
 
 
 PHASE_ONE: dict[str, Callable[[Any, str], Any]] = {

@@ -73,6 +73,7 @@ def sc_dts(hub: str, address: str) -> Callable[[Any, str], Any]:
 def run_suite(args: argparse.Namespace) -> int:
     wanted = set(args.scenarios.split(",")) if args.scenarios else None
     phase_one = dict(sc.PHASE_ONE)
+    phase_one["async_client"] = sc.async_client_scenario(args.address)
     if args.dts_hub:
         phase_one["dts"] = sc_dts(args.dts_hub, args.address)
     phases = [{k: v for k, v in p.items() if wanted is None or k in wanted} for p in (phase_one, sc.PHASE_TWO)]
