@@ -17,6 +17,7 @@ import heapq
 import itertools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -37,6 +38,8 @@ T = TypeVar("T")
 Post = list[Callable[[], None]]
 
 _MAX_BATCH_EVENTS = 1000
+#: Longest a writer waits for others queued behind it before committing the batch itself.
+_BATCH_WINDOW = 0.002
 
 
 class EngineOptions:
@@ -64,6 +67,7 @@ class EngineCore:
         self._work_cv = threading.Condition(self.lock)
         self._timer_cv = threading.Condition(self.lock)
         self._tx_open = False
+        self._tx_began = 0.0
         self._arrivals = 0
         self._arrivals_lock = threading.Lock()
         self._epoch = 1
@@ -153,10 +157,11 @@ class EngineCore:
             result, epoch = self._apply(fn, background=not wait)
             if wait:
                 while self._committed < epoch:
-                    if self._tx_open and self._arrivals == 0:
+                    if self._tx_open and (self._arrivals == 0
+                                          or time.monotonic() - self._tx_began >= _BATCH_WINDOW):
                         self._commit_locked()
                     else:
-                        self._done_cv.wait(0.005)
+                        self._done_cv.wait(_BATCH_WINDOW)
             return result
 
     def _apply(self, fn: Callable[[Post], T], background: bool = False) -> tuple[T, int]:
@@ -168,6 +173,7 @@ class EngineCore:
         if alone:
             self.store.begin()
             self._tx_open = True
+            self._tx_began = time.monotonic()
         else:
             self.store.savepoint()
         if background:
