@@ -171,7 +171,9 @@ def print_report(results: dict[str, dict[str, Any]], sizes: dict[str, int], conf
     label_width = max(len(r[0]) for r in rows) + 2
     col = 14
     print()
-    print(f"Durable Task throughput on this machine ({os.cpu_count()} CPUs)")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"Durable Task throughput on this machine ({os.cpu_count()} CPUs; load average now {load}: "
+          "other jobs on the machine make the figures noisy)")
     for config in configs:
         print(f"  ({config}) {CONFIGS[config]}")
     print()
