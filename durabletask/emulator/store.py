@@ -207,6 +207,9 @@ class Store:
             if str(mode).lower() != "wal":
                 log.info("journal mode is %s, not WAL", mode)
             db.execute("PRAGMA synchronous=FULL")
+            # Checkpoint less often (each one fsyncs the database file); cap the WAL left behind.
+            db.execute("PRAGMA wal_autocheckpoint=4000")
+            db.execute("PRAGMA journal_size_limit=67108864")
         db.execute("PRAGMA foreign_keys=OFF")
         db.execute("PRAGMA temp_store=MEMORY")
         db.execute("PRAGMA cache_size=-65536")
