@@ -158,12 +158,15 @@ def test_emulator_killed_under_load_loses_and_duplicates_nothing(tmp_path):
     starter = threading.Thread(target=lambda: [start_one(i) for i in range(COUNT) if not stopping.is_set()])
     starter.start()
     try:
-        for pause in (0.4, 1.0, 1.5):
-            time.sleep(pause)
-            before = len(worker.orchestration_requests)
+        # Kill at points of progress (not fixed times), so every kill lands mid-load on any machine.
+        for threshold in (150, 500, 900):
+            deadline = time.monotonic() + 60
+            while len(worker.orchestration_requests) < threshold:
+                assert time.monotonic() < deadline, "the workload made no progress"
+                time.sleep(0.01)
             completed = _count_completed(stub)
             emu.kill()
-            assert before > 0 and completed < 2 * COUNT  # the kill lands mid-load
+            assert completed < 2 * COUNT  # the kill lands mid-load
             emu.start()
         starter.join(60)
         assert not starter.is_alive()
