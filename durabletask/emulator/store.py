@@ -363,16 +363,16 @@ class Store:
     def query_instances(self, hub: str, *, statuses: Sequence[int], created_from: int | None,
                         created_to: int | None, prefix: str | None, after: tuple[int, str] | None,
                         limit: int, payloads: bool) -> list[InstanceRow]:
-        """A page of instances ordered by (created time, instance id), after the keyset ``after``.
+        """A page of instances, newest first: by (created time, instance id) descending, after ``after``.
 
-        With an id prefix, the prefix's key range is read first; if it is small the page is sorted in
-        memory, otherwise (a prefix that matches much) the created-time index is scanned instead.
+        ``after`` is the keyset of the last row of the previous page; the page holds the rows strictly
+        below it, so the order stays stable under inserts and deletes. With an id prefix, the prefix's
+        key range is read first; if it is small the page is sorted in memory, otherwise (a prefix that
+        matches much) the created-time index is scanned instead. Several statuses are read one index
+        range each and merged, so the first page never sorts the whole hub.
         """
         where = ["hub=?"]
         args: list[object] = [hub]
-        if statuses:
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
-            args.extend(statuses)
         if created_from is not None:
             where.append("created_us>=?")
             args.append(created_from)
@@ -380,27 +380,48 @@ class Store:
             where.append("created_us<?")
             args.append(created_to)
         if after is not None:
-            where.append("(created_us>? OR (created_us=? AND instance_id>?))")
+            where.append("created_us<=? AND (created_us<? OR instance_id<?)")
             args.extend([after[0], after[0], after[1]])
         cols = _INSTANCE_COLUMNS if payloads else _SUMMARY_COLUMNS
         if prefix:
-            where.append("instance_id>=? AND instance_id LIKE ? ESCAPE '\\'")
-            args.extend([prefix, _escape_like(prefix) + "%"])
+            pwhere = list(where)
+            pargs = list(args)
+            if statuses:
+                pwhere.append(f"status IN ({','.join('?' * len(statuses))})")
+                pargs.extend(statuses)
+            pwhere.append("instance_id>=? AND instance_id LIKE ? ESCAPE '\\'")
+            pargs.extend([prefix, _escape_like(prefix) + "%"])
             upper = _successor(prefix)
             if upper is not None:
-                where.append("instance_id<?")
-                args.append(upper)
+                pwhere.append("instance_id<?")
+                pargs.append(upper)
             budget = _PREFIX_SCAN_BUDGET
             rows = self._db.execute(
-                f"SELECT {cols} FROM instances INDEXED BY ix_instances_id WHERE {' AND '.join(where)} LIMIT ?",
-                [*args, budget + 1]).fetchall()
+                f"SELECT {cols} FROM instances INDEXED BY ix_instances_id WHERE {' AND '.join(pwhere)} LIMIT ?",
+                [*pargs, budget + 1]).fetchall()
             if len(rows) <= budget:
-                rows.sort(key=lambda r: (r[6], r[1]))
+                rows.sort(key=lambda r: (r[6], r[1]), reverse=True)
                 return [InstanceRow.from_db(r) for r in rows[:limit]]
-        sql = (f"SELECT {cols} FROM instances WHERE {' AND '.join(where)} "
-               "ORDER BY created_us, instance_id LIMIT ?")
-        args.append(limit)
-        return [InstanceRow.from_db(r) for r in self._db.execute(sql, args)]
+            # Unary + keeps the planner on the created-time order instead of the id range.
+            where.append("+instance_id>=? AND +instance_id LIKE ? ESCAPE '\\'")
+            args.extend([prefix, _escape_like(prefix) + "%"])
+            if upper is not None:
+                where.append("+instance_id<?")
+                args.append(upper)
+        order = " ORDER BY created_us DESC, instance_id DESC LIMIT ?"
+        if len(statuses) <= 1:
+            if statuses:
+                where.append("status=?")
+                args.append(statuses[0])
+            sql = f"SELECT {cols} FROM instances WHERE {' AND '.join(where)}{order}"
+            return [InstanceRow.from_db(r) for r in self._db.execute(sql, [*args, limit])]
+        # One index range per status (hub, status, created_us, instance_id), merged newest first.
+        sql = f"SELECT {cols} FROM instances WHERE {' AND '.join(where)} AND status=?{order}"
+        merged: list[Sequence[object]] = []
+        for status in dict.fromkeys(statuses):
+            merged.extend(self._db.execute(sql, [*args, status, limit]))
+        merged.sort(key=lambda r: (r[6], r[1]), reverse=True)
+        return [InstanceRow.from_db(r) for r in merged[:limit]]
 
     def list_completed_ids(self, hub: str, *, statuses: Sequence[int], completed_from: int | None,
                            completed_to: int | None, after: tuple[int, str] | None,

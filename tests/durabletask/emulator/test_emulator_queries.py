@@ -46,6 +46,11 @@ def test_query_paging_with_keyset_tokens(server, stub):
     assert [len(p) for p in pages] == [20, 20, 5]
     flat = [i for p in pages for i in p]
     assert sorted(flat) == [f"q{i:03d}" for i in range(45)] and len(set(flat)) == 45
+    # Newest first: (created time, id) descending across pages.
+    created = {s.instanceId: s.createdTimestamp.ToNanoseconds() for s in stub.QueryInstances(
+        pb.QueryInstancesRequest(query=pb.InstanceQuery(maxInstanceCount=100)), timeout=10).orchestrationState}
+    assert flat == sorted(flat, key=lambda i: (created[i], i), reverse=True)
+    assert flat[0] == "q044" and flat[-1] == "q000"
     assert len(tokens) == 2
     # Exactly one page: no token.
     pages, tokens = _query_all(stub, maxInstanceCount=45)
@@ -206,12 +211,69 @@ def test_first_query_page_is_fast_on_a_large_hub(make_server):
              pb.InstanceQuery(maxInstanceCount=100, instanceIdPrefix=wrappers_pb2.StringValue(value="inst-0999")),
              pb.InstanceQuery(maxInstanceCount=100, runtimeStatus=[pb.ORCHESTRATION_STATUS_RUNNING],
                               instanceIdPrefix=wrappers_pb2.StringValue(value="inst-050"))]
+    cases += [pb.InstanceQuery(maxInstanceCount=100, runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED,
+                                                                    pb.ORCHESTRATION_STATUS_RUNNING]),
+              pb.InstanceQuery(maxInstanceCount=100, instanceIdPrefix=wrappers_pb2.StringValue(value="inst-"))]
+    first = engine.query_instances("default", pb.QueryInstancesRequest(query=cases[0]))
+    assert [s.instanceId for s in first.orchestrationState[:3]] == ["inst-099999", "inst-099998", "inst-099997"]
     for q in cases:
         engine.query_instances("default", pb.QueryInstancesRequest(query=q))  # warm the cache
         best = min(_timed(engine, q) for _ in range(5))
         assert best < 0.03, (q, best)  # a few ms normally; generous for a loaded CI machine
     resp = engine.query_instances("default", pb.QueryInstancesRequest(query=cases[1]))
     assert len(resp.orchestrationState) == 100 and resp.HasField("continuationToken")
+    assert resp.orchestrationState[0].instanceId == "inst-099997"  # i % 4 == 1 is FAILED
+    # A deep page through a token is served by the index too.
+    q = pb.InstanceQuery(maxInstanceCount=100, runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED,
+                                                              pb.ORCHESTRATION_STATUS_FAILED])
+    q.continuationToken.value = f"{base + 50_000}|inst-050000"
+    t0 = time.perf_counter()
+    resp = engine.query_instances("default", pb.QueryInstancesRequest(query=q))
+    assert time.perf_counter() - t0 < 0.05
+    assert [s.instanceId for s in resp.orchestrationState[:3]] == ["inst-049997", "inst-049996", "inst-049993"]
+    mixed = engine.query_instances("default", pb.QueryInstancesRequest(query=cases[4]))
+    assert [s.instanceId for s in mixed.orchestrationState[:4]] == [
+        "inst-099999", "inst-099996", "inst-099995", "inst-099992"]
+
+
+def test_query_pages_newest_first_stable_under_inserts_and_deletes(make_server):
+    server = make_server()
+    store, engine = server.engine.store, server.engine
+    base = 1_700_000_000_000_000
+
+    def insert(ids_times):
+        with engine.lock:
+            store._db.execute("BEGIN")
+            store._db.executemany(
+                "INSERT INTO instances (hub, instance_id, execution_id, name, status, created_us, updated_us) "
+                "VALUES ('default', ?, 'e', 'orch', 1, ?, ?)", [(i, t, t) for i, t in ids_times])
+            store._db.execute("COMMIT")
+
+    # Ties on created time are broken by id (descending too).
+    originals = [(f"x{i:02d}", base + i // 3) for i in range(20)]
+    insert(originals)
+    seen, tokens, token = [], [], None
+    while True:
+        q = pb.InstanceQuery(maxInstanceCount=4)
+        if token is not None:
+            q.continuationToken.value = token
+        resp = engine.query_instances("default", pb.QueryInstancesRequest(query=q))
+        seen.extend(s.instanceId for s in resp.orchestrationState)
+        if len(tokens) == 1:  # between pages: newer rows arrive, an unseen row and a seen row go away
+            insert([("new-a", base + 100), ("new-b", base + 3)])
+            with engine.lock:
+                store._db.execute("DELETE FROM instances WHERE instance_id IN ('x02', 'x19')")
+        if not resp.HasField("continuationToken"):
+            break
+        token = resp.continuationToken.value
+        assert token and token != "0" and token not in tokens
+        tokens.append(token)
+    expected = sorted((i for i, _ in originals if i != "x02"), key=lambda i: (base + int(i[1:]) // 3, i),
+                      reverse=True)
+    older = [i for i in seen if not i.startswith("new-")]
+    assert older == expected
+    assert "new-a" not in seen  # newer than the keyset: shows up on the next first page, not mid-way
+    assert len(seen) == len(set(seen))
 
 
 def _timed(engine, q):
