@@ -422,9 +422,12 @@ class CompositeTask(Task[T]):
 
 
 class WhenAllTask(CompositeTask[list[T]]):
-    """Completes with every result (in order) when all tasks complete, or fails with the first failure."""
+    """Completes when every task has completed: with all results (in order), or, if any task failed,
+    with the first failure observed (like the published SDK 1.12 and .NET ``Task.WhenAll``, it does
+    not fail before the other tasks have finished)."""
 
     def __init__(self, tasks: list[Task[T]]) -> None:
+        self._first_failure: Exception | None = None
         super().__init__(tasks)  # type: ignore[arg-type]
         if not self._tasks:
             self._result = []
@@ -438,16 +441,16 @@ class WhenAllTask(CompositeTask[list[T]]):
         self._completed_tasks += 1
         if task.is_failed:
             self._failed_tasks += 1
-        if self._is_complete:
+            if self._first_failure is None:
+                self._first_failure = task.get_exception()
+        if self._is_complete or self._completed_tasks < len(self._tasks):
             return
-        if task.is_failed:
-            self._exception = task.get_exception()
-            self._is_complete = True
-        elif self._completed_tasks == len(self._tasks):
+        if self._first_failure is not None:
+            self._exception = self._first_failure
+        else:
             self._result = [t.get_result() for t in self._tasks]
-            self._is_complete = True
-        if self._is_complete:
-            self._notify_parents()
+        self._is_complete = True
+        self._notify_parents()
 
     def get_completed_tasks(self) -> int:
         return self._completed_tasks

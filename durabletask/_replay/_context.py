@@ -207,6 +207,8 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
 
     def retry(self, retryable: task.RetryableTask[Any]) -> None:
         """Re-emit the action of a retryable call under its original id (after its retry timer)."""
+        if self._is_complete:
+            return
         action = copy.deepcopy(retryable._action)
         self._pending_actions[action.id] = action
         self._pending_tasks[action.id] = retryable
@@ -268,7 +270,9 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
         """Hand an external event to the oldest waiter (True), or buffer it (False)."""
         key = name.casefold()
         waiters = self._pending_events.get(key)
-        if waiters:
+        # A finished execution leaves abandoned waiters behind (e.g. the losing branch of a when_any
+        # that led to continue_as_new): buffer the event so that save_events carries it over.
+        if waiters and not self._is_complete:
             waiter = waiters.pop(0)
             if not waiters:
                 del self._pending_events[key]
@@ -364,7 +368,10 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
 
     def get_actions(self) -> list[pb.OrchestratorAction]:
         """The actions to send: pending ones in order, the completion (if any) last."""
-        actions = list(self._pending_actions.values())
+        # The completion goes last even if something was recorded after it.
+        actions = sorted(
+            self._pending_actions.values(), key=lambda a: a.HasField("completeOrchestration")
+        )
         if self._completion_status == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
             carryover: list[pb.HistoryEvent] = []
             if self._save_events:

@@ -203,6 +203,11 @@ class ReplayExecution:
         timer = self._take_task(fired.timerId, "timerFired")
         if timer is None:
             return
+        if ctx.is_complete:
+            # An earlier event of this batch ended the orchestration: no next timer chunk, no
+            # retry of a failed call, no more orchestrator code (published SDK behaviour).
+            self._note(f"ignoring timerFired #{fired.timerId}: the orchestration has already finished")
+            return
         if isinstance(timer, task.TimerTask) and timer._final_fire_at is not None:
             fired_at = to_datetime(fired.fireAt)
             if fired_at is not None and task._utc_naive(fired_at) < timer._final_fire_at:
@@ -230,7 +235,7 @@ class ReplayExecution:
         pending = self._take_task(task_id, kind)
         if pending is None or pending.is_complete:
             return
-        if isinstance(pending, task.RetryableTask) and not details.isNonRetriable:
+        if isinstance(pending, task.RetryableTask) and not details.isNonRetriable and not ctx.is_complete:
             pending._now = lambda: ctx.current_utc_datetime
             delay = pending.compute_next_delay()
             if delay is not None:

@@ -85,10 +85,11 @@ def test_when_all_fails_with_the_first_failure(replayer):
     r.start("orch")
     r.complete_task(1, 1)
     r.fail_task(2, KeyError("second"))
+    assert r.completion() is None  # like the published SDK, when_all waits for task 3 too
+    r.complete_task(3, 3)
     out = r.output()
     assert out["type"] == "builtins.KeyError"
     assert "second" in out["error"]
-    # A later result for the remaining task changes nothing (the orchestration is done).
 
 
 def test_when_all_of_nothing_completes_at_once(replayer):
