@@ -122,11 +122,16 @@ class ReplayStateCache:
     def clear(self) -> None:
         """Drop every kept state."""
         with self._lock:
+            dropped = list(self._states.values())
             self._states.clear()
+        for state in dropped:
+            state.run.close()
 
     def forget(self, instance_id: str) -> None:
         """Drop the state of an instance (e.g. when its completion could not be delivered)."""
-        self._take(instance_id)
+        state = self._take(instance_id)
+        if state is not None:
+            state.run.close()
 
     def _take(self, instance_id: str) -> _CachedRun | None:
         # Taking the state out while it runs keeps two threads from ever sharing one replay state.
@@ -134,11 +139,14 @@ class ReplayStateCache:
             return self._states.pop(instance_id, None)
 
     def _put(self, instance_id: str, state: _CachedRun) -> None:
+        evicted: list[_CachedRun] = []
         with self._lock:
             self._states[instance_id] = state
             self._states.move_to_end(instance_id)
             while len(self._states) > self.max_entries:
-                self._states.popitem(last=False)
+                evicted.append(self._states.popitem(last=False)[1])
+        for old in evicted:
+            old.run.close()  # end its orchestrator generator now, not in the garbage collector
 
     def _count(self, hit: bool) -> None:
         with self._lock:
@@ -157,6 +165,8 @@ class ReplayStateCache:
         """Same result as ``executor.execute(instance_id, past, new)``, reusing kept state when it can."""
         state = self._take(instance_id)
         if not new or any(event.HasField("executionRewound") for event in new):
+            if state is not None:
+                state.run.close()
             return executor.execute(instance_id, past, new)  # the core's empty-batch and rewind checks
 
         execution_id = _execution_id(past, new)
@@ -169,9 +179,12 @@ class ReplayStateCache:
                 result = executor.continue_execution(run, past[state.applied :], new)
             except Exception:  # noqa: BLE001 - a broken kept state must not cost more than a miss
                 _log.exception("%s: continuing the kept replay state failed; replaying in full", instance_id)
+                state.run.close()
                 result = run = None
         else:
             self._count(hit=False)
+            if state is not None:
+                state.run.close()  # a stale state (other execution, redelivery): discard it
         if result is None or run is None:
             run = executor.new_execution(instance_id)
             result = executor.continue_execution(run, past, new)
@@ -180,4 +193,6 @@ class ReplayStateCache:
         if not finished and self.max_entries > 0:
             last_key = _event_key(new[-1])
             self._put(instance_id, _CachedRun(executor, run, execution_id, len(past) + len(new), last_key))
+        else:
+            run.close()
         return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 import uuid
 from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ __all__ = ["RuntimeOrchestrationContext"]
 _UUID_NAMESPACE_NAME = "9e952958-5e33-4daf-827f-2fa12937b875"
 _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_OID, _UUID_NAMESPACE_NAME)
 _UUID_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_log = logging.getLogger("durabletask.replay")
 
 
 class RuntimeOrchestrationContext(task.OrchestrationContext):
@@ -327,6 +329,32 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
                 self.set_complete(stop.value, pb.ORCHESTRATION_STATUS_COMPLETED)
                 return
             self._previous_task = self._check_yielded(next_task)
+
+    def close_generator(self) -> None:
+        """End a suspended orchestrator generator now, safely, because its execution is discarded.
+
+        Python would otherwise close it whenever it is garbage collected: its ``finally`` blocks
+        would run at a random time and an exception raised there (or a ``yield`` in a ``finally``)
+        would only be printed as "Exception ignored". Here such errors are logged and dropped; any
+        actions the cleanup code asks for are not sent (the execution's actions were already taken).
+        """
+        generator, self._generator = self._generator, None
+        if generator is None:
+            return
+        for _ in range(10):  # a finally block that yields again is closed again
+            try:
+                generator.close()
+                return
+            except Exception as ex:  # noqa: BLE001 - user cleanup code must not break the worker
+                _log.debug(
+                    "%s: the orchestrator raised while its generator was closed: %s: %s",
+                    self._instance_id,
+                    type(ex).__name__,
+                    ex,
+                )
+            if generator.gi_frame is None:
+                return
+        _log.warning("%s: the orchestrator generator would not close (it keeps yielding)", self._instance_id)
 
     # -- completion --------------------------------------------------------------------------------
 

@@ -102,6 +102,10 @@ class ReplayExecution:
             logging.DEBUG if self.ctx.is_replaying else level, "%s: %s", self.ctx.instance_id, message
         )
 
+    def close(self) -> None:
+        """Discard this replay state: end the orchestrator generator now (see ``close_generator``)."""
+        self.ctx.close_generator()
+
     def process(self, event: pb.HistoryEvent) -> None:
         kind = event.WhichOneof("eventType")
         if self.is_suspended and kind not in _UNSUSPENDABLE_EVENTS:
@@ -328,7 +332,11 @@ class OrchestrationExecutor:
         except Exception as ex:  # noqa: BLE001 - malformed input: fail the orchestration, do not raise
             return self._crashed(ex)
 
-        return self.continue_execution(self.new_execution(instance_id), past_events, new_events)
+        run = self.new_execution(instance_id)
+        try:
+            return self.continue_execution(run, past_events, new_events)
+        finally:
+            run.close()  # nobody keeps this state: end the generator here, not in the garbage collector
 
     @staticmethod
     def _crashed(ex: BaseException) -> ExecutionResult:
@@ -375,7 +383,9 @@ class OrchestrationExecutor:
         except Exception as ex:  # noqa: BLE001 - e.g. a continue_as_new input that cannot be serialized
             ctx.set_failed(ex, override=True)
             actions = ctx.get_actions()
+        custom_status = ctx.custom_status
         if ctx.is_complete:
+            run.close()  # e.g. terminated or continued as new while the generator waits
             status = pb.OrchestrationStatus.Name(ctx._completion_status or 0)
             self._logger.info("%s: orchestration finished with %s", instance_id, status)
         else:
@@ -385,4 +395,4 @@ class OrchestrationExecutor:
                 len(ctx._pending_tasks),
                 len(ctx._pending_events),
             )
-        return ExecutionResult(actions=actions, custom_status=ctx.custom_status)
+        return ExecutionResult(actions=actions, custom_status=custom_status)

@@ -180,3 +180,175 @@ def test_when_all_with_duplicate_task_references():
     assert not both.is_complete and both.pending_tasks == 1
     b.complete(2)
     assert both.get_result() == [1, 2, 1]
+
+
+# -- retries: suspension, sub-orchestrations ---------------------------------------------------------
+
+
+def test_retry_timer_fired_while_suspended_retries_after_resume(replayer):
+    def orch(ctx, _):
+        return (yield ctx.call_activity("flaky", input="x", retry_policy=RETRY))
+
+    r = replayer(orch)
+    r.start("orch")
+    r.fail_task(1)
+    fire_at = r.timer_fire_at(2)
+    r.step(h.new_execution_suspended_event("pause"))
+    r.step(h.new_timer_fired_event(2, fire_at), advance=max(fire_at - r.now, timedelta(0)))
+    assert r.actions == []  # buffered while suspended
+    r.step(h.new_execution_resumed_event("go"))
+    assert r.kinds() == [("scheduleTask", 1)]  # the retry reuses the original id
+    assert r.scheduled() == [("flaky", "x")]
+    r.complete_task(1, "ok")
+    assert r.output() == "ok"
+
+
+def test_sub_orchestration_retry_reuses_id_and_instance_id(replayer):
+    def orch(ctx, _):
+        return (yield ctx.call_sub_orchestrator("child", input=1, retry_policy=RETRY))
+
+    r = replayer(orch, instance_id="parent")
+    r.start("orch")
+    first = r.actions[0].createSubOrchestration
+    assert first.instanceId == "parent:0001"
+    r.step(h.new_sub_orchestration_failed_event(1, RuntimeError("child broke")))
+    assert r.kinds() == [("createTimer", 2)]
+    r.fire_timer(2)
+    assert r.kinds() == [("createSubOrchestration", 1)]
+    again = r.actions[0].createSubOrchestration
+    assert (again.name, again.instanceId, again.input.value) == ("child", "parent:0001", "1")
+    r.step(h.new_sub_orchestration_failed_event(1, RuntimeError("child broke")))
+    r.fire_timer(3)
+    r.step(h.new_sub_orchestration_failed_event(1, RuntimeError("child broke again")))
+    assert r.status() == "ORCHESTRATION_STATUS_FAILED"
+    failure = r.failure()
+    assert failure is not None and failure.is_caused_by(task.TaskFailedError)
+    assert "child broke again" in failure.message
+
+
+# -- bad orchestrator code: a clear FAILED, never a crash ---------------------------------------------
+
+
+def _failed(r) -> task.FailureDetails:
+    assert r.status() == "ORCHESTRATION_STATUS_FAILED", r.kinds()
+    assert [a.id for a in r.actions if a.HasField("completeOrchestration")]
+    failure = r.failure()
+    assert failure is not None
+    return failure
+
+
+def test_non_serializable_orchestrator_result_fails_clearly(replayer):
+    def orch(ctx, _):
+        yield ctx.create_timer(timedelta(seconds=1))
+        return object()
+
+    r = replayer(orch)
+    r.start("orch")
+    r.fire_timer(1)
+    failure = _failed(r)
+    assert failure.error_type == "builtins.TypeError"
+    assert "serializ" in failure.message.lower()
+
+
+def test_non_serializable_activity_input_fails_the_orchestration(replayer):
+    def orch(ctx, _):
+        return (yield ctx.call_activity("a", input=object()))
+
+    r = replayer(orch)
+    r.start("orch")
+    assert _failed(r).error_type == "builtins.TypeError"
+    assert _action_kinds(r) == ["completeOrchestration"]
+
+
+def test_plain_function_orchestrator_completes_with_its_return_value(replayer):
+    def orch(ctx, value):
+        return value * 2
+
+    r = replayer(orch)
+    r.start("orch", 21)
+    assert r.output() == 42
+
+
+def test_async_orchestrator_fails_clearly(replayer):
+    async def orch(ctx, _):
+        return 1
+
+    r = replayer(orch)
+    r.start("orch")
+    failure = _failed(r)
+    assert "generator" in failure.message
+
+
+def test_yield_of_a_non_task_fails_clearly(replayer):
+    def orch(ctx, _):
+        yield ctx.call_activity("a")
+        yield 5
+
+    r = replayer(orch)
+    r.start("orch")
+    r.complete_task(1)
+    failure = _failed(r)
+    assert failure.error_type == "builtins.TypeError"
+    assert "int" in failure.message
+
+
+def test_exception_raised_in_finally_fails_with_that_exception(replayer):
+    def orch(ctx, _):
+        try:
+            yield ctx.call_activity("a")
+        finally:
+            raise ValueError("from finally")
+
+    r = replayer(orch)
+    r.start("orch")
+    r.fail_task(1)
+    failure = _failed(r)
+    assert failure.error_type == "builtins.ValueError"
+    assert failure.message == "from finally"
+
+
+def test_non_serializable_continue_as_new_input_fails_clearly(replayer):
+    def orch(ctx, _):
+        yield ctx.create_timer(timedelta(seconds=1))
+        ctx.continue_as_new(object())
+
+    r = replayer(orch)
+    r.start("orch")
+    r.fire_timer(1)
+    assert _failed(r).error_type == "builtins.TypeError"
+    assert _action_kinds(r) == ["completeOrchestration"]
+
+
+def test_discarded_generator_cleanup_errors_do_not_escape(replayer):
+    """Each episode's suspended generator is closed by the executor, not by the garbage collector:
+    a finally block that raises or yields again is logged, never an unraisable exception."""
+    cleanups: list[str] = []
+
+    def orch(ctx, _):
+        try:
+            yield ctx.call_activity("a")
+            yield ctx.call_activity("b")
+        finally:
+            cleanups.append("ran")
+            yield ctx.call_activity("cleanup")  # a yield in finally: "ignored GeneratorExit"
+
+    r = replayer(orch)
+    r.start("orch")
+    assert cleanups == ["ran"]  # closed right after the episode
+    r.complete_task(1)
+    assert r.kinds() == [("scheduleTask", 2)]
+    assert cleanups == ["ran", "ran"]
+
+
+def test_terminated_while_waiting_inside_try_finally(replayer):
+    def orch(ctx, _):
+        try:
+            yield ctx.wait_for_external_event("never")
+        finally:
+            raise RuntimeError("cleanup failed")
+
+    r = replayer(orch)
+    r.start("orch")
+    r.step(h.new_execution_terminated_event(json.dumps("stop")))
+    assert r.status() == "ORCHESTRATION_STATUS_TERMINATED"
+    assert _action_kinds(r) == ["completeOrchestration"]
