@@ -109,6 +109,7 @@ class HostedWorkerHandling(_WindowPart):
     # -- display ---------------------------------------------------------------------------------
     def _worker_status_changed(self, status: WorkerHostStatus) -> None:
         self._update_worker_actions()
+        self._update_empty_label()  # its advice depends on whether a worker runs here
         if status.state is HostState.FAILED:
             self.statusBar().showMessage(f"Worker file: {status.message}", 10000)
 

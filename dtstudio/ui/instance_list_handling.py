@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,8 @@ from PySide6.QtWidgets import (
 
 from dtstudio.core.connection import describe_error, grpc_code_name
 from dtstudio.core.instance_filter import InstanceFilter
+from dtstudio.core.profiles import BackendKind
+from dtstudio.core.worker_hosting import HostState
 
 __all__ = ["InstanceListHandling"]
 
@@ -168,15 +171,38 @@ class InstanceListHandling(_WindowPart):
             self.empty_label.hide()
             return
         if self.model.rowCount() == 0 and not self.model.is_loading and self.model.last_error is None:
-            desc = self.instance_filter.describe()
-            self.empty_label.setText(
-                "No instances in this task hub yet. Start one with “Start new…” (Ctrl+N)."
-                if desc == "all instances"
-                else f"No instances match: {desc}."
-            )
+            self.empty_label.setText(self.empty_state_html())
+            self.empty_label.setGeometry(self.table.viewport().rect())
             self.empty_label.show()
         else:
             self.empty_label.hide()
+
+    def empty_state_html(self) -> str:
+        """What the empty list says: why it is empty and what to do next."""
+        desc = self.instance_filter.describe()
+        if desc != "all instances":
+            return (f"<p><b>No instances match:</b> {html.escape(desc)}.</p>"
+                    "<p>Press <b>Clear filters</b> to see every instance.</p>")
+        profile = self.profile
+        hub = html.escape(profile.taskhub if profile else "?")
+        if profile is not None and profile.kind is BackendKind.EMBEDDED:
+            where = f"the embedded emulator at {self.embedded_address}"
+        else:
+            where = str(profile.endpoint) if profile else "this backend"
+        lines = [
+            f"<p style='font-size:large'><b>Task hub '{hub}' has no instances yet.</b></p>",
+            "<p>Start one with <b>Start new…</b> (Ctrl+N).</p>",
+        ]
+        controller = getattr(self, "worker_controller", None)
+        hosting = controller is not None and controller.status.state is HostState.RUNNING
+        if not hosting:
+            lines.append(
+                "<p>Instances only run while a worker serves this task hub. Load your orchestrators and "
+                "activities from a Python file with <b>Worker ▸ Load worker file…</b> (Ctrl+Shift+O),<br>"
+                f"or run your own worker against {html.escape(where)} with task hub '{hub}'.</p>"
+            )
+        lines.append("<p>Expected instances here? Check the task hub name: the worker and dtstudio must use the same one.</p>")
+        return "".join(lines)
 
     def _loading_changed(self, loading: bool) -> None:
         if loading:

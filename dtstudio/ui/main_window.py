@@ -32,6 +32,7 @@ from dtstudio.qtmodels.instance_table_model import InstanceTableModel
 from dtstudio.ui.async_tasks import TaskRunner
 from dtstudio.ui.batch_dialog import BatchDialog
 from dtstudio.ui.connection_handling import ConnectionHandling
+from dtstudio.ui.elided_label import ElidedLabel
 from dtstudio.ui.filter_bar import FilterBar
 from dtstudio.ui.hosted_worker_handling import HostedWorkerHandling
 from dtstudio.ui.instance_actions import InstanceActions
@@ -117,7 +118,7 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         self.hub_edit.setPlaceholderText("task hub")
         self.hub_edit.setMaximumWidth(160)
         self.hub_edit.setToolTip("Task hub; press Enter to switch")
-        self.state_label = QLabel("Not connected", self)
+        self.state_label = ElidedLabel("Not connected", self, min_width=160)
         self.state_label.setObjectName("connection_state")
         bar.addWidget(QLabel(" Connection: ", self))
         bar.addWidget(self.profile_combo)
@@ -148,6 +149,8 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setSortingEnabled(False)
         self.table.horizontalHeader().setSortIndicatorShown(True)
+        # The rows come in the server's order until a header is clicked: show no arrow until then.
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.horizontalHeader().setSectionsClickable(True)
         self.table.horizontalHeader().sectionClicked.connect(self._header_clicked)
         self.table.setAlternatingRowColors(True)
@@ -160,10 +163,15 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
             self.table.setColumnWidth(col, width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
-        self.empty_label = QLabel("", self)
+        # What to do next when the list is empty: drawn over the (empty) table, centred.
+        self.empty_label = QLabel("", self.table.viewport())
+        self.empty_label.setObjectName("empty_state")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setStyleSheet("color: palette(mid); padding: 12px;")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setTextFormat(Qt.TextFormat.RichText)
+        self.empty_label.setStyleSheet("padding: 12px;")
         self.empty_label.hide()
+        self.table.viewport().installEventFilter(self)
 
         left = QWidget(self)
         lv = QVBoxLayout(left)
@@ -172,7 +180,6 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         lv.addWidget(self.filter_bar)
         lv.addWidget(self.banner)
         lv.addWidget(self.table, 1)
-        lv.addWidget(self.empty_label)
 
         self.detail = detail_view if detail_view is not None else make_detail_view(self)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
@@ -295,6 +302,8 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         header = s.value("list/header")
         if header is not None:
             self.table.horizontalHeader().restoreState(header)
+            # The sort itself is not kept between runs, so neither is its arrow.
+            self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         saved_filter = s.value("list/filter")
         if saved_filter:
             try:
@@ -339,6 +348,11 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
             except RuntimeError:
                 pass
         super().closeEvent(event)
+
+    def eventFilter(self, watched: Any, event: QEvent) -> bool:
+        if watched is self.table.viewport() and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            self.empty_label.setGeometry(self.table.viewport().rect())
+        return super().eventFilter(watched, event)
 
     # ================================================================== theme and time zone
     def changeEvent(self, event: QEvent) -> None:

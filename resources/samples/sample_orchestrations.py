@@ -36,6 +36,18 @@ def count_words(ctx: Any, text: str) -> int:
     return len(str(text).split())
 
 
+_flaky_attempts: dict[str, int] = {}
+
+
+def flaky_resize(ctx: Any, image: str) -> str:
+    """Fails the first two attempts for each image (per worker process), then succeeds."""
+    key = f"{ctx.orchestration_id}:{image}"
+    _flaky_attempts[key] = _flaky_attempts.get(key, 0) + 1
+    if _flaky_attempts[key] <= 2:
+        raise ConnectionError(f"thumbnail service timed out for {image} (attempt {_flaky_attempts[key]})")
+    return f"{image}-thumb.png"
+
+
 # ---------------------------------------------------------------- orchestrators
 def hello_sequence(ctx: task.OrchestrationContext, name: str) -> Any:
     """Three activities one after another."""
@@ -70,6 +82,15 @@ def fan_out_fan_in(ctx: task.OrchestrationContext, texts: list) -> Any:
     return sum(counts)
 
 
+def fan_out_with_retries(ctx: task.OrchestrationContext, images: list) -> Any:
+    """Resizes images in parallel; each call retries (the activity fails twice before it works)."""
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=0.2), max_number_of_attempts=4,
+                              backoff_coefficient=2.0)
+    thumbs = yield task.when_all([ctx.call_activity(flaky_resize, input=img, retry_policy=policy)
+                                  for img in (images or ["a.jpg", "b.jpg"])])
+    return thumbs
+
+
 def parent_with_children(ctx: task.OrchestrationContext, n: int) -> Any:
     """Runs ``n`` child hello_sequence orchestrations."""
     children = [ctx.call_sub_orchestrator(hello_sequence, input=f"child-{i}") for i in range(int(n or 2))]
@@ -88,9 +109,9 @@ def timer_workflow(ctx: task.OrchestrationContext, seconds: float) -> Any:
     return "woke up"
 
 
-ORCHESTRATORS = [hello_sequence, order_workflow, approval_workflow, fan_out_fan_in, parent_with_children,
-                 failing_workflow, timer_workflow]
-ACTIVITIES = [say_hello, charge_card, ship_order, count_words]
+ORCHESTRATORS = [hello_sequence, order_workflow, approval_workflow, fan_out_fan_in, fan_out_with_retries,
+                 parent_with_children, failing_workflow, timer_workflow]
+ACTIVITIES = [say_hello, charge_card, ship_order, count_words, flaky_resize]
 
 
 def register(worker: Any) -> None:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-__all__ = ["FailureInfo", "FailurePane", "failure_chain", "failure_html", "failure_plain_text"]
+from dtstudio.core.stack_frames import split_trace
+
+__all__ = ["FailureInfo", "FailurePane", "failure_chain", "failure_html", "failure_plain_text", "short_type"]
 
 _MAX_DEPTH = 32
 
@@ -70,8 +72,35 @@ def failure_plain_text(chain: list[FailureInfo]) -> str:
     return "\n".join(parts)
 
 
-def failure_html(chain: list[FailureInfo]) -> str:
-    """The chain as readable rich text: a heading per level, the message, then the stack trace."""
+def _trace_html(trace: str, show_internal: bool) -> tuple[str, int]:
+    """The trace as escaped text with runs of SDK/runtime frames folded; returns (html, frames hidden)."""
+    if show_internal:
+        return html.escape(trace), 0
+    parts: list[str] = []
+    hidden = 0
+    for chunk in split_trace(trace):
+        if chunk.internal:
+            hidden += chunk.frames
+            indent = chunk.text[: len(chunk.text) - len(chunk.text.lstrip())]
+            noun = "frame" if chunk.frames == 1 else "frames"
+            parts.append(f"<span style='color:#888'>{html.escape(indent)}… {chunk.frames} {noun} inside the "
+                         "Durable Task SDK hidden</span>\n")
+        else:
+            parts.append(html.escape(chunk.text))
+    return "".join(parts), hidden
+
+
+def short_type(error_type: str) -> str:
+    """``builtins.ValueError`` → ``ValueError`` (other qualified names stay as they are)."""
+    return error_type[len("builtins."):] if error_type.startswith("builtins.") else error_type
+
+
+def failure_html(chain: list[FailureInfo], *, show_internal: bool = True) -> str:
+    """The chain as readable rich text: a heading per level, the message, then the stack trace.
+
+    With ``show_internal=False`` runs of frames inside the SDK (replay machinery, worker loop,
+    grpc, threads) are folded into one grey line each.
+    """
     if not chain:
         return "<p><i>No failure.</i></p>"
     out: list[str] = []
@@ -86,12 +115,18 @@ def failure_html(chain: list[FailureInfo]) -> str:
         if info.message:
             out.append(f"<div style='white-space:pre-wrap'>{html.escape(info.message)}</div>")
         if info.stack_trace:
+            body, _hidden = _trace_html(info.stack_trace.rstrip(), show_internal)
             out.append(
                 "<pre style='font-family:monospace; background:rgba(127,127,127,0.12); padding:6px'>"
-                f"{html.escape(info.stack_trace.rstrip())}</pre>"
+                f"{body}</pre>"
             )
         out.append("</div>")
     return "".join(out)
+
+
+def _first_line(text: str, limit: int) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class FailurePane(QWidget):
@@ -105,10 +140,15 @@ class FailurePane(QWidget):
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the error, message and stack traces as text")
         self.copy_button.clicked.connect(self.copy)
+        self.show_internal = QCheckBox("Show SDK frames")
+        self.show_internal.setToolTip("Show the stack frames inside the Durable Task SDK (replay, worker loop, grpc); "
+                                      "Copy always copies the full traces")
+        self.show_internal.toggled.connect(self._render)
         self.browser = QTextBrowser()
         self.browser.setOpenLinks(False)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
+        top.addWidget(self.show_internal)
         top.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -121,11 +161,26 @@ class FailurePane(QWidget):
         if not self._chain:
             self.summary.setText("This instance has not failed.")
         else:
-            levels = len(self._chain)
-            extra = f" (and {levels - 1} inner failure{'s' if levels > 2 else ''})" if levels > 1 else ""
-            self.summary.setText(f"<b>{html.escape(self._chain[0].error_type)}</b>{extra}")
-        self.browser.setHtml(failure_html(self._chain))
+            # The innermost failure is where it went wrong (e.g. the activity's exception).
+            root = self._chain[-1]
+            text = f"<b>{html.escape(short_type(root.error_type))}</b>"
+            if root.message:
+                text += f": {html.escape(_first_line(root.message, 300))}"
+            if len(self._chain) > 1:
+                text += (f"<br><span style='color:#888'>root cause, reported as "
+                         f"{html.escape(short_type(self._chain[0].error_type))}</span>")
+            self.summary.setText(text)
+        self._render()
         self.copy_button.setEnabled(bool(self._chain))
+
+    def _render(self) -> None:
+        self.browser.setHtml(failure_html(self._chain, show_internal=self.show_internal.isChecked()))
+
+    def hidden_frame_count(self) -> int:
+        """How many SDK frames the view folds right now (0 when they are shown)."""
+        if self.show_internal.isChecked():
+            return 0
+        return sum(_trace_html(i.stack_trace, False)[1] for i in self._chain if i.stack_trace)
 
     def chain(self) -> list[FailureInfo]:
         return self._chain
