@@ -135,10 +135,11 @@ class WorkItemStreamLoop:
         last_recreate = float("-inf")
         try:
             while not self._stop.is_set():
-                if self.channel is None:
-                    self.channel = self._channel_factory()
-                    self.stub = pb_grpc.TaskHubSidecarServiceStub(self.channel)
                 try:
+                    if self.channel is None:
+                        # Inside the try: a failing factory (e.g. credentials) means retry, not a dead thread.
+                        self.channel = self._channel_factory()
+                        self.stub = pb_grpc.TaskHubSidecarServiceStub(self.channel)
                     got_items = self._run_one_stream()
                     # A clean end: reconnect at once.
                     attempt = 0

@@ -458,7 +458,7 @@ class TaskHubGrpcWorker:
                 stub.AbandonTaskEntityWorkItem(
                     pb.AbandonEntityTaskRequest(completionToken=token), metadata=self._metadata
                 )
-        except grpc.RpcError as err:
+        except (grpc.RpcError, ValueError) as err:  # ValueError: the channel is closed
             self._logger.info("Could not abandon a %s work item: %s", kind, _rpc_text(err))
 
     def _process_orchestrator(
@@ -489,7 +489,7 @@ class TaskHubGrpcWorker:
             resp = runner.run_orchestrator(req, token)
         try:
             stub.CompleteOrchestratorTask(resp, metadata=self._metadata)
-        except grpc.RpcError as err:
+        except (grpc.RpcError, ValueError) as err:  # ValueError: the channel is closed
             if runner.replay_cache is not None:
                 runner.replay_cache.forget(req.instanceId)
             self._logger.warning(
@@ -570,7 +570,7 @@ class TaskHubGrpcWorker:
     def _complete_activity(self, resp: pb.ActivityResponse, stub: pb_grpc.TaskHubSidecarServiceStub) -> None:
         try:
             stub.CompleteActivityTask(resp, metadata=self._metadata)
-        except grpc.RpcError as err:
+        except (grpc.RpcError, ValueError) as err:  # ValueError: the channel is closed
             self._logger.warning(
                 "Could not complete activity %s#%d: %s", resp.instanceId, resp.taskId, _rpc_text(err)
             )
