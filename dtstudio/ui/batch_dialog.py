@@ -32,6 +32,7 @@ class BatchDialog(QDialog):
         self.total = total
         self.done_count = 0
         self.failed_count = 0
+        self.skipped_count = 0
         self.summary = QLabel(f"{action} {total} instances…", self)
         self.progress = QProgressBar(self)
         self.progress.setRange(0, max(1, total))
@@ -62,12 +63,23 @@ class BatchDialog(QDialog):
         self.progress.setValue(self.done_count)
         self.summary.setText(f"{self._action}: {self.done_count} of {self.total} done, {self.failed_count} failed")
 
+    def add_skipped(self, instance_id: str, reason: str) -> None:
+        """An instance the action was not sent to, because it cannot apply (e.g. terminate a failed one)."""
+        self.done_count += 1
+        self.skipped_count += 1
+        item = QTreeWidgetItem([instance_id, f"Skipped: {reason}"])
+        item.setForeground(1, self.palette().color(self.palette().ColorRole.PlaceholderText))
+        item.setToolTip(1, reason)
+        self.results.addTopLevelItem(item)
+        self.progress.setValue(self.done_count)
+
     def mark_finished(self, cancelled: bool = False) -> None:
         self.finished_running = True
-        ok = self.done_count - self.failed_count
+        ok = self.done_count - self.failed_count - self.skipped_count
         state = "Cancelled" if cancelled else "Finished"
+        skipped = f", {self.skipped_count} skipped" if self.skipped_count else ""
         self.summary.setText(
-            f"{state}: {ok} succeeded, {self.failed_count} failed"
+            f"{state}: {ok} succeeded, {self.failed_count} failed{skipped}"
             + (f", {self.total - self.done_count} not attempted" if self.done_count < self.total else "")
             + "."
         )

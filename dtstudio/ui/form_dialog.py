@@ -32,11 +32,13 @@ class FormDialog(QDialog):
         self.setWindowTitle(title)
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self._layout = QVBoxLayout(self)
+        self.intro_label: QLabel | None = None
         if intro:
             intro_label = QLabel(intro, self)
             intro_label.setWordWrap(True)
             intro_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self._layout.addWidget(intro_label)
+            self.intro_label = intro_label
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._layout.addLayout(self.form)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dtstudio.core.action_applicability import why_not_applicable
 from dtstudio.core.connection import describe_error
 from dtstudio.core.taskhub_service import BATCH_OPERATIONS
 from dtstudio.ui.action_dialogs import RaiseEventDialog, ReasonDialog, RestartDialog, StartDialog
@@ -61,11 +62,14 @@ class InstanceActions(_WindowPart):
         if key == "raise_event":
             dlg = RaiseEventDialog(ids, self)
         elif key in ("suspend", "resume", "rewind"):
-            dlg = ReasonDialog(BATCH_OPERATIONS[key], ids, parent=self)
+            note = self._skip_note(key, ids)
+            dlg = ReasonDialog(BATCH_OPERATIONS[key], ids, parent=self,
+                               intro=f"{BATCH_OPERATIONS[key]} {_targets(ids)}.{note}" if note else "")
         elif key == "terminate":
             dlg = ReasonDialog(
                 "Terminate", ids, recursive_option=True, parent=self,
-                intro=f"Stop {_targets(ids)} for good. Terminated instances cannot be resumed (only restarted).",
+                intro=f"Stop {_targets(ids)} for good. Terminated instances cannot be resumed (only restarted)."
+                + self._skip_note(key, ids),
             )
         elif key == "restart":
             dlg = RestartDialog(ids, self)
@@ -73,13 +77,34 @@ class InstanceActions(_WindowPart):
             dlg = ReasonDialog(
                 "Purge", ids, ask_reason=False, recursive_option=True, parent=self,
                 intro=f"Permanently delete {_targets(ids)} and all history. Only completed, failed or terminated "
-                "instances can be purged. This cannot be undone.",
+                "instances can be purged. This cannot be undone." + self._skip_note(key, ids),
             )
         else:
             raise ValueError(f"unknown action {key!r}")
         dlg.submitted.connect(lambda v: self.runner.spawn(self._run_action(key, ids, v, dlg)))
         self._show_dialog(dlg)
         return dlg
+
+    def not_applicable(self, key: str, ids: list[str]) -> dict[str, str]:
+        """Instance ID → why ``key`` cannot apply to it, judged by the status shown in the list."""
+        from dtstudio.qtmodels.instance_table_model import status_name
+
+        out: dict[str, str] = {}
+        for iid in ids:
+            row = self.model.row_of(iid)
+            if row < 0:
+                continue
+            reason = why_not_applicable(key, status_name(self.model.state_at(row)))
+            if reason:
+                out[iid] = reason
+        return out
+
+    def _skip_note(self, key: str, ids: list[str]) -> str:
+        skip = self.not_applicable(key, ids)
+        if not skip or len(ids) == 1:
+            return ""
+        n = len(skip)
+        return f"\n{n} of them will be skipped ({next(iter(skip.values()))}{', …' if n > 1 else ''})."
 
     def _show_dialog(self, dlg: QWidget) -> None:
         self._dialog = dlg
@@ -110,6 +135,10 @@ class InstanceActions(_WindowPart):
             dlg.show_error("Not connected.")
             return
         label = BATCH_OPERATIONS[key]
+        skip = self.not_applicable(key, ids)
+        if len(ids) == 1 and ids[0] in skip:
+            dlg.show_error(f"{label} does nothing here: {ids[0]} is {skip[ids[0]]}. Press F5 if the list is out of date.")
+            return
         if key == "purge" and not self.confirm("Purge", f"Permanently delete {_targets(ids)} and their history?"):
             dlg.set_busy(False)
             return
@@ -129,8 +158,12 @@ class InstanceActions(_WindowPart):
         bd = BatchDialog(label, len(ids), self)
         self.batch_dialog = bd
         bd.open()
+        for iid in ids:
+            if iid in skip:
+                bd.add_skipped(iid, skip[iid])
+        todo = [iid for iid in ids if iid not in skip]
         batch = asyncio.ensure_future(
-            service.run_batch(ids, op, on_result=bd.add_result, describe=lambda e: describe_error(e, self.profile))
+            service.run_batch(todo, op, on_result=bd.add_result, describe=lambda e: describe_error(e, self.profile))
         )
         bd.cancel_requested.connect(batch.cancel)
         try:

@@ -1,0 +1,108 @@
+"""What a person meets on the way: first start, errors, a failed instance, batches (real emulator)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel
+
+from dtstudio.core.profiles import BackendKind, ConnectionProfile
+
+
+def _wait_listed(qtbot: Any, window: Any, ids: list[str]) -> None:
+    window.refresh()
+    qtbot.waitUntil(lambda: all(window.model.row_of(i) >= 0 for i in ids) and not window.model.is_loading, timeout=10_000)
+
+
+def _select(window: Any, ids: list[str]) -> None:
+    sel = window.table.selectionModel()
+    sel.clearSelection()
+    for iid in ids:
+        sel.select(window.model.index(window.model.row_of(iid), 0),
+                   QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_empty_hub_says_how_to_get_instances_and_a_worker(window: Any, qtbot: Any) -> None:
+    qtbot.waitUntil(lambda: window.empty_label.isVisible(), timeout=10_000)
+    text = window.empty_label.text()
+    assert "Task hub 'default' has no instances yet" in text
+    assert "Start new" in text and "Load worker file" in text
+    assert str(window.embedded_address) in text
+    # It is drawn over the table, not squeezed below it.
+    assert window.empty_label.parent() is window.table.viewport()
+    assert window.empty_label.height() > 3 * window.fontMetrics().height()
+
+
+def test_no_sort_arrow_until_the_user_sorts(window: Any, sync_client: Any, qtbot: Any) -> None:
+    header = window.table.horizontalHeader()
+    assert header.sortIndicatorSection() == -1
+    sync_client.schedule_new_orchestration("x", instance_id="s-1")
+    _wait_listed(qtbot, window, ["s-1"])
+    assert header.sortIndicatorSection() == -1
+    window._header_clicked(1)
+    assert header.sortIndicatorSection() == 1
+
+
+def test_a_long_connection_error_stays_visible_in_the_toolbar(make_window: Any, qtbot: Any) -> None:
+    w = make_window()
+    w.resize(800, 600)
+    w.show()
+    w.store.upsert(ConnectionProfile("nowhere", BackendKind.EMULATOR, f"http://127.0.0.1:{_free_port()}", "default"))
+    w.connect_to("nowhere")
+    qtbot.waitUntil(lambda: w.connection_state == "error", timeout=15_000)
+    qtbot.waitUntil(lambda: w.state_label.isVisible(), timeout=2_000)  # not pushed into the toolbar's ›› menu
+    assert w.state_label.is_elided() and "Cannot reach" in w.state_label.toolTip()
+    assert w.state_label.geometry().right() <= w.connection_toolbar.width()
+
+
+def test_batch_terminate_skips_finished_instances_and_says_why(window: Any, sync_client: Any, worker: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("failing_workflow", input=2000, instance_id="done-bad")
+    sync_client.wait_for_orchestration_completion("done-bad", timeout=15)
+    for iid in ("wait-1", "wait-2"):
+        sync_client.schedule_new_orchestration("approval_workflow", instance_id=iid)
+    _wait_listed(qtbot, window, ["done-bad", "wait-1", "wait-2"])
+    _select(window, ["done-bad", "wait-1", "wait-2"])
+    dlg = window.open_action_dialog("terminate")
+    assert "1 of them will be skipped (already failed)" in dlg.intro_label.text()
+    dlg.submit()
+    qtbot.waitUntil(lambda: window.batch_dialog is not None and window.batch_dialog.finished_running, timeout=15_000)
+    lines = dict(window.batch_dialog.result_lines())
+    assert lines["done-bad"] == "Skipped: already failed"
+    assert lines["wait-1"].startswith("OK") and lines["wait-2"].startswith("OK")
+    assert "2 succeeded, 0 failed, 1 skipped" in window.batch_dialog.summary.text()
+    assert sync_client.get_orchestration_state("done-bad").runtime_status.name == "FAILED"
+
+
+def test_single_action_that_cannot_apply_explains_itself(window: Any, sync_client: Any, worker: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("hello_sequence", input="x", instance_id="finished-1")
+    sync_client.wait_for_orchestration_completion("finished-1", timeout=15)
+    _wait_listed(qtbot, window, ["finished-1"])
+    _select(window, ["finished-1"])
+    dlg = window.open_action_dialog("suspend")
+    dlg.submit()
+    qtbot.waitUntil(lambda: dlg.error_label.isVisible(), timeout=5_000)
+    assert "finished-1 is already completed" in dlg.error_label.text()
+
+
+def test_failure_view_leads_with_the_root_cause_and_folds_sdk_frames(window: Any, sync_client: Any, worker: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("failing_workflow", input=1500, instance_id="refund-1")
+    sync_client.wait_for_orchestration_completion("refund-1", timeout=15)
+    _wait_listed(qtbot, window, ["refund-1"])
+    window.table.selectRow(window.model.row_of("refund-1"))
+    pane = window.detail.failure_pane
+    qtbot.waitUntil(lambda: bool(pane.chain()), timeout=10_000)
+    assert pane.summary.text().startswith("<b>ValueError</b>: card declined: amount 1500.00")
+    shown = pane.browser.toPlainText()
+    assert "sample_orchestrations.py" in shown and "failing_workflow" in shown
+    assert "_replay" not in shown and "frames inside the Durable Task SDK hidden" in shown
+    assert pane.hidden_frame_count() > 0
+    assert "_replay" in pane.text()  # Copy keeps the stored trace verbatim
+    pane.show_internal.setChecked(True)
+    assert "_replay" in pane.browser.toPlainText() and pane.hidden_frame_count() == 0
