@@ -472,9 +472,12 @@ class WhenAnyTask(CompositeTask[Task[T]]):
             self._notify_parents()
 
 
-def when_all(tasks: list[Task[T]]) -> WhenAllTask[T]:
-    """A task completing when all ``tasks`` complete; its result is the list of their results."""
-    return WhenAllTask(list(tasks) if isinstance(tasks, tuple) else tasks)
+def when_all(tasks: Sequence[Task[T]]) -> WhenAllTask[T]:
+    """A task completing when all ``tasks`` complete; its result is the list of their results.
+
+    Typed with ``Sequence`` (the published SDK says ``list``) so that a ``list[CompletableTask[X]]``
+    from ``ctx.call_activity`` type-checks: ``list`` is invariant."""
+    return WhenAllTask(list(tasks) if isinstance(tasks, tuple) else tasks)  # type: ignore[arg-type]
 
 
 def when_any(tasks: Sequence[Task[T]]) -> WhenAnyTask[T]:

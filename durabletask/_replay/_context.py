@@ -352,7 +352,7 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
                     type(ex).__name__,
                     ex,
                 )
-            if generator.gi_frame is None:
+            if inspect.getgeneratorstate(generator) == inspect.GEN_CLOSED:
                 return
         _log.warning("%s: the orchestrator generator would not close (it keeps yielding)", self._instance_id)
 

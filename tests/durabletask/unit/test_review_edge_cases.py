@@ -352,3 +352,12 @@ def test_terminated_while_waiting_inside_try_finally(replayer):
     r.step(h.new_execution_terminated_event(json.dumps("stop")))
     assert r.status() == "ORCHESTRATION_STATUS_TERMINATED"
     assert _action_kinds(r) == ["completeOrchestration"]
+
+
+def test_when_all_and_when_any_accept_sequences_of_subtasks_for_type_checkers():
+    import collections.abc
+    import typing
+
+    for fn in (task.when_all, task.when_any):
+        hint = typing.get_type_hints(fn)["tasks"]
+        assert typing.get_origin(hint) is collections.abc.Sequence, (fn.__name__, hint)

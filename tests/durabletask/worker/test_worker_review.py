@@ -68,13 +68,13 @@ def test_completion_on_a_closed_channel_is_logged_not_an_unexpected_error(
     sidecar: SidecarServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     class ClosedStub:
-        def CompleteActivityTask(self, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+        def CompleteActivityTask(self, *args: Any, **kwargs: Any) -> None:
             raise ValueError("Cannot invoke RPC on closed channel!")
 
-        def CompleteOrchestratorTask(self, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+        def CompleteOrchestratorTask(self, *args: Any, **kwargs: Any) -> None:
             raise ValueError("Cannot invoke RPC on closed channel!")
 
-        def AbandonTaskActivityWorkItem(self, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+        def AbandonTaskActivityWorkItem(self, *args: Any, **kwargs: Any) -> None:
             raise ValueError("Cannot invoke RPC on closed channel!")
 
     worker = TaskHubGrpcWorker(host_address=sidecar.address)
