@@ -253,12 +253,20 @@ class TaskHubGrpcClient(ClientCore):
         """Every instance matching the query, following continuation tokens to the end."""
         states = AwaitableList()
         token: str | None = None
+        seen: set[str] = set()
         while True:
             page = self.query_orchestrations(orchestration_query, continuation_token=token)
             states.extend(page.items)
             if page.continuation_token is None:
                 return states
+            if page.continuation_token in seen:
+                # A backend that cycles between tokens would otherwise keep us here forever.
+                self._logger.warning(
+                    "the backend returned continuation token %r again; stopping", page.continuation_token
+                )
+                return states
             token = page.continuation_token
+            seen.add(token)
 
     def wait_for_orchestration_start(
         self, instance_id: str, *, fetch_payloads: bool = False, timeout: float | timedelta | None = 60
