@@ -277,12 +277,29 @@ class EngineCore:
             self._sweep_leases(now)
 
     def _sweep_leases(self, now: int) -> None:
-        """Redeliver items whose lease expired (a worker that holds an item far too long); re-arm."""
+        """The safety net, run periodically: redeliver items whose lease expired (a worker that holds an
+        item far too long) and re-queue any unleased item that is not queued (a lost wake-up); re-arm."""
         for lease in [lease for lease in self.leases.values() if lease.expires_us <= now]:
             log.info("lease %s on %s expired; redelivering", lease.token, lease.key[1])
             self._release(lease, 0.0)
+        self._requeue_lost(now)
         interval = min(max(self.options.lease_timeout / 4, 0.05), 30.0)
         self._schedule(now + int(interval * 1e6), "sweep", None)
+
+    def _requeue_lost(self, now: int) -> None:
+        """Queue every deliverable item that nothing would otherwise deliver (no lease, not queued)."""
+        for inst in self.insts.values():
+            if inst.lease is None and not inst.queued and inst.inbox and (
+                    not inst.wake_us or inst.wake_us <= now):
+                inst.wake_us = 0
+                self._make_ready(inst)
+        queued = {id(a) for a in self._ready_a}
+        lost = [a for a in self.acts.values()
+                if a.lease is None and not a.removed and a.not_before <= now and id(a) not in queued]
+        if lost:
+            log.warning("re-queueing %d activities that were neither leased nor queued", len(lost))
+            self._ready_a.extend(lost)
+            self._work_cv.notify_all()
 
     # ============================================================================== readiness
     def _visible_batch(self, inst: Inst, now: int) -> tuple[list[InboxItem], list[int]] | None:

@@ -101,7 +101,14 @@ class Dispatcher(Router):
                 skipped.append(key)
                 continue
             inst.queued = False
-            item = self._dispatch_orchestration(inst, stream)
+            try:
+                item = self._dispatch_orchestration(inst, stream)
+            except Exception:
+                # Never lose the instance: retry after the abandon delay (the sweep is the last resort).
+                log.exception("could not build the work item of %r; retrying later", key[1])
+                self._undo_dispatch(inst)
+                item = None
+                continue
             if item is not None:
                 break
         if skipped:
@@ -138,6 +145,16 @@ class Dispatcher(Router):
         stream.leases.add(token)
         stream.outstanding_o += 1
         return field_bytes(_WORK_ITEM_ORCH_TAG, body) + field_bytes(_WORK_ITEM_TOKEN_TAG, token.encode())
+
+    def _undo_dispatch(self, inst: Inst) -> None:
+        token = inst.lease
+        if token is not None:
+            lease = self.leases.get(token)
+            if lease is not None:
+                self._drop_lease(lease)
+            inst.lease = None
+        inst.not_before = now_us() + int(self.options.abandon_delay * 1e6)
+        self._make_ready(inst)
 
     def _take_activity(self, stream: Stream) -> bytes | None:
         if stream.max_activities and stream.outstanding_a >= stream.max_activities:
