@@ -361,3 +361,19 @@ def test_when_all_and_when_any_accept_sequences_of_subtasks_for_type_checkers():
     for fn in (task.when_all, task.when_any):
         hint = typing.get_type_hints(fn)["tasks"]
         assert typing.get_origin(hint) is collections.abc.Sequence, (fn.__name__, hint)
+
+
+def test_task_completed_before_it_is_yielded(replayer):
+    def orch(ctx, _):
+        a = ctx.call_activity("a")
+        b = ctx.call_activity("b")
+        first = yield a
+        second = yield b  # b finished while the orchestrator waited for a
+        return [first, second]
+
+    r = replayer(orch)
+    r.start("orch")
+    r.complete_task(2, "B")
+    assert r.actions == []
+    r.complete_task(1, "A")
+    assert r.output() == ["A", "B"]

@@ -119,3 +119,30 @@ def test_stream_loop_survives_a_failing_channel_factory() -> None:
         thread.join(5)
         loop.close_channel()
     assert not thread.is_alive()
+
+
+def test_items_of_an_ended_stream_still_complete(sidecar: SidecarServer) -> None:
+    from .conftest import END_STREAM
+
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def slow(ctx: task.ActivityContext, value: int) -> int:
+        started.release()
+        assert release.wait(5)
+        return value * 10
+
+    worker = TaskHubGrpcWorker(host_address=sidecar.address, resiliency_options=FAST)
+    worker.add_activity(slow)
+    with worker:
+        worker.start()
+        sidecar.servicer.items.put(activity_item("slow", "1", task_id=1, token="a"))
+        sidecar.servicer.items.put(activity_item("slow", "2", task_id=2, token="b"))
+        assert started.acquire(timeout=5) and started.acquire(timeout=5)
+        sidecar.servicer.items.put(END_STREAM)
+        sidecar.servicer.wait_for(lambda: sidecar.servicer.stream_closed >= 1)
+        release.set()
+        sidecar.servicer.wait_for(lambda: len(sidecar.servicer.activity_completions) == 2)
+        assert worker.is_running
+    results = sorted(json.loads(r.result.value) for r in sidecar.servicer.activity_completions)
+    assert results == [10, 20]
