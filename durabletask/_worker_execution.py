@@ -225,7 +225,13 @@ class WorkItemRunner:
             completionToken=completion_token,
         )
         if output is not None:
-            encoded = self.data_converter.serialize(output)
+            try:
+                encoded = self.data_converter.serialize(output)
+            except (TypeError, ValueError) as ex:
+                raise (TypeError if isinstance(ex, TypeError) else ValueError)(
+                    f"The result of activity '{req.name}' (a {type(output).__name__}) could not be "
+                    f"serialized: {ex}"
+                ) from ex
             if encoded is not None:
                 resp.result.value = encoded
         return resp

@@ -363,7 +363,12 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
             return
         self._is_complete = True
         self._completion_status = status
-        encoded = result if is_result_encoded else self.encode(result)
+        try:
+            encoded = result if is_result_encoded else self.encode(result)
+        except (TypeError, ValueError) as ex:
+            raise (TypeError if isinstance(ex, TypeError) else ValueError)(
+                f"The orchestration result (a {type(result).__name__}) could not be serialized: {ex}"
+            ) from ex
         action_id = self.next_sequence_number()
         self._pending_actions[action_id] = ph.new_complete_orchestration_action(action_id, status, encoded)
 

@@ -40,7 +40,9 @@ def test_non_serializable_activity_result_is_a_clear_failure(sidecar: SidecarSer
     resp = _run_one(sidecar, make_lock)
     assert not resp.HasField("result")
     assert resp.failureDetails.errorType == "builtins.TypeError"
-    assert "serializable" in resp.failureDetails.errorMessage
+    assert resp.failureDetails.errorMessage.startswith(
+        "The result of activity 'make_lock' (a lock) could not be serialized"
+    )
 
 
 def test_activity_returning_a_coroutine_by_mistake_is_awaited(sidecar: SidecarServer) -> None:
