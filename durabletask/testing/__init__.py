@@ -47,7 +47,12 @@ class TestBackend:
         self._server.stop(grace)
 
     def reset(self) -> None:
-        """Delete every orchestration instance, keeping the server running."""
+        """Delete every orchestration instance, keeping the server running.
+
+        After :meth:`stop` there is nothing left to delete: a no-op (the published SDK's documented
+        fixture calls ``stop()`` and then ``reset()``)."""
+        if not self._server.running:
+            return
         self._server.reset()
 
     def __enter__(self) -> Self:
@@ -56,6 +61,10 @@ class TestBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+#: The published SDK's name of the backend class (kept out of ``__all__``, which lists our names).
+InMemoryOrchestrationBackend = TestBackend
 
 
 def create_test_backend(port: int = 50051, max_history_size: int = 10000) -> TestBackend:

@@ -67,3 +67,26 @@ def test_get_all_orchestration_states_follows_pages(client, start_worker) -> Non
     )
     assert sorted(s.instance_id for s in states) == sorted(ids)
     assert sorted(s.get_output() for s in states) == list(range(7))
+
+
+def test_published_test_backend_import_path_and_fixture_pattern() -> None:
+    """The published SDK documents ``from durabletask.testing.in_memory_backend import
+    create_test_backend`` and a fixture that calls ``stop()`` then ``reset()``."""
+    from durabletask.client import TaskHubGrpcClient
+    from durabletask.testing import InMemoryOrchestrationBackend
+    from durabletask.testing.in_memory_backend import create_test_backend
+    from durabletask.worker import TaskHubGrpcWorker
+
+    backend = create_test_backend(port=0)
+    assert isinstance(backend, InMemoryOrchestrationBackend)
+    try:
+        address = f"localhost:{backend.port}"
+        with TaskHubGrpcWorker(host_address=address) as worker, TaskHubGrpcClient(host_address=address) as c:
+            worker.add_orchestrator(quick)
+            worker.start()
+            iid = c.schedule_new_orchestration(quick, input=5)
+            state = c.wait_for_orchestration_completion(iid, timeout=10)
+            assert state is not None and state.get_output() == 5
+    finally:
+        backend.stop()
+        backend.reset()  # after stop, as in the published example: must not raise
