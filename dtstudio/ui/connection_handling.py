@@ -161,7 +161,8 @@ class ConnectionHandling(_WindowPart):
         self.conn_status_label.setText(short.get(state, state))
         if state == "error":
             self.last_connection_error = message
-            self.show_banner(message)
+            self.show_banner(message + " — Press F5 to try again, or pick or edit a connection with "
+                             "File ▸ Connections… (Ctrl+K).")
             self.statusBar().showMessage(message, 15000)
         else:
             self.hide_banner()

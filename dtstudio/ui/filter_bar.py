@@ -235,4 +235,11 @@ class FilterBar(QWidget):
         if isinstance(event, QKeyEvent) and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self._emit()
             return
+        if isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape:
+            # Esc in a search field empties it (and shows everything again), like in a browser.
+            for edit in (self.id_prefix, self.name_contains):
+                if edit.hasFocus() and edit.text():
+                    edit.clear()
+                    self._emit()
+                    return
         super().keyPressEvent(event)  # type: ignore[arg-type]

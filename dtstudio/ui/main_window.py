@@ -103,6 +103,7 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         self._restore_layout()
         self._update_palette()
         self._update_action_state()
+        self.table.setFocus()  # keyboard users start in the list (arrows pick an instance)
 
     # ================================================================== construction
     def _build_widgets(self, detail_view: QWidget | None) -> None:
@@ -155,6 +156,8 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         self.table.horizontalHeader().sectionClicked.connect(self._header_clicked)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        # Tab leaves the list for the detail pane (arrow keys move between rows); Tab must not walk the cells.
+        self.table.setTabKeyNavigation(False)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)

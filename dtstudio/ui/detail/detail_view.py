@@ -294,6 +294,7 @@ class InstanceDetailView(QWidget):
         self, instance_id: str, state: Any, history: list[HistoryEvent] | None, *, live: bool = True
     ) -> None:
         first_load = self._facts is None
+        self.tabs.show()
         if history is not None:
             self._events = history
             self._last_updated = getattr(state, "last_updated_at", None)
@@ -402,6 +403,13 @@ class InstanceDetailView(QWidget):
         self.timeline_model.clear()
         self.timeline_pane.set_detail_text("")
         self._update_back_button()
+        if getattr(self, "_instance_id", None) is None and not error:
+            # Nothing chosen: empty tabs full of blank fields would only look broken.
+            self.tabs.hide()
+            text = text + " Pick an instance in the list (arrow keys work too) to see its overview, input, " \
+                "output, failure, history and timeline."
+        else:
+            self.tabs.show()
         self._set_banner(text, error=error)
 
     # ----- visibility drives polling ----------------------------------------------------------------

@@ -106,3 +106,44 @@ def test_failure_view_leads_with_the_root_cause_and_folds_sdk_frames(window: Any
     assert "_replay" in pane.text()  # Copy keeps the stored trace verbatim
     pane.show_internal.setChecked(True)
     assert "_replay" in pane.browser.toPlainText() and pane.hidden_frame_count() == 0
+
+
+def test_keyboard_tab_leaves_the_list_and_esc_clears_the_search(window: Any, sync_client: Any, qtbot: Any) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    for iid in ("k-apple", "k-berry"):
+        sync_client.schedule_new_orchestration("x", instance_id=iid)
+    _wait_listed(qtbot, window, ["k-apple", "k-berry"])
+    window.activateWindow()
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_Tab)
+    focused = QApplication.focusWidget()
+    assert focused is not window.table and window.detail.isAncestorOf(focused)
+    window.act_find.trigger()
+    search = window.filter_bar.id_prefix
+    assert search.hasFocus()
+    qtbot.keyClicks(search, "k-a")
+    qtbot.keyClick(search, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.model.instance_ids() == ["k-apple"] and not window.model.is_loading, timeout=10_000)
+    qtbot.keyClick(search, Qt.Key.Key_Escape)
+    assert search.text() == ""
+    qtbot.waitUntil(lambda: sorted(window.model.instance_ids()) == ["k-apple", "k-berry"], timeout=10_000)
+
+
+def test_detail_pane_without_a_selection_says_what_to_do(window: Any, sync_client: Any, qtbot: Any) -> None:
+    detail = window.detail
+    assert not detail.tabs.isVisible() and "Pick an instance in the list" in detail.banner.text()
+    sync_client.schedule_new_orchestration("x", instance_id="pick-me")
+    _wait_listed(qtbot, window, ["pick-me"])
+    window.table.selectRow(window.model.row_of("pick-me"))
+    qtbot.waitUntil(lambda: detail.tabs.isVisible() and detail.current_instance_id() == "pick-me", timeout=10_000)
+
+
+def test_connection_error_banner_says_how_to_recover(make_window: Any, qtbot: Any) -> None:
+    w = make_window()
+    w.show()
+    w.store.upsert(ConnectionProfile("gone", BackendKind.EMULATOR, f"http://127.0.0.1:{_free_port()}", "default"))
+    w.connect_to("gone")
+    qtbot.waitUntil(lambda: w.connection_state == "error", timeout=15_000)
+    assert "Press F5 to try again" in w.banner.text() and "Ctrl+K" in w.banner.text()
