@@ -510,7 +510,7 @@ class TaskHubGrpcWorker:
             if asyncio.iscoroutine(output) or hasattr(output, "__await__"):
                 output = self._await_on_loop(output)
             resp = runner.activity_success(req, token, output)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in an activity fails it, nothing more
             self._log_activity_failure(req, exc)
             resp = runner.activity_failure(req, token, exc)
         self._complete_activity(resp, stub)
@@ -556,7 +556,7 @@ class TaskHubGrpcWorker:
                 # Only at shutdown: hand the item back right away (the pools may be gone).
                 self._abandon("activity", token, stub)
                 raise
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 self._log_activity_failure(req, exc)
                 resp = runner.activity_failure(req, token, exc)
             self._hand_to_pool(self._complete_activity, resp, stub)
@@ -575,7 +575,7 @@ class TaskHubGrpcWorker:
                 "Could not complete activity %s#%d: %s", resp.instanceId, resp.taskId, _rpc_text(err)
             )
 
-    def _log_activity_failure(self, req: pb.ActivityRequest, exc: Exception) -> None:
+    def _log_activity_failure(self, req: pb.ActivityRequest, exc: BaseException) -> None:
         if isinstance(exc, ActivityNotRegisteredError):
             self._logger.warning("%s", exc)
         else:

@@ -374,7 +374,7 @@ class OrchestrationExecutor:
             ctx._is_replaying = False
             for event in new_events:
                 run.process(event)
-        except Exception as ex:  # noqa: BLE001 - any failure of the orchestration fails it
+        except (Exception, SystemExit) as ex:  # noqa: BLE001 - any failure (even sys.exit()) fails it
             self._logger.info("%s: orchestration failed: %s: %s", instance_id, type(ex).__name__, ex)
             ctx.set_failed(ex, override=True)
 

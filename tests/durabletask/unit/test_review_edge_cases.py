@@ -377,3 +377,16 @@ def test_task_completed_before_it_is_yielded(replayer):
     assert r.actions == []
     r.complete_task(1, "A")
     assert r.output() == ["A", "B"]
+
+
+def test_orchestrator_calling_sys_exit_fails_the_orchestration(replayer):
+    import sys
+
+    def orch(ctx, _):
+        yield ctx.call_activity("a")
+        sys.exit("bye")
+
+    r = replayer(orch)
+    r.start("orch")
+    r.complete_task(1)
+    assert _failed(r).error_type == "builtins.SystemExit"

@@ -148,3 +148,13 @@ def test_items_of_an_ended_stream_still_complete(sidecar: SidecarServer) -> None
         assert worker.is_running
     results = sorted(json.loads(r.result.value) for r in sidecar.servicer.activity_completions)
     assert results == [10, 20]
+
+
+def test_activity_calling_sys_exit_fails_instead_of_never_completing(sidecar: SidecarServer) -> None:
+    import sys
+
+    def quits(ctx: task.ActivityContext, _: Any) -> None:
+        sys.exit(3)
+
+    resp = _run_one(sidecar, quits)
+    assert resp.failureDetails.errorType == "builtins.SystemExit"
