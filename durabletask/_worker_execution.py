@@ -155,6 +155,34 @@ class WorkItemRunner:
             return None
         return opts.failure_strategy or VersionFailureStrategy.REJECT
 
+    def version_mismatch_response(
+        self, req: pb.OrchestratorRequest, completion_token: str
+    ) -> pb.OrchestratorResponse:
+        """Fail the orchestration for its version (``VersionFailureStrategy.FAIL``), with the published
+        SDK's failure: errorType ``VersionMismatch``, its message wording, and non-retriable."""
+        opts = self.versioning
+        worker_version = opts.version if opts is not None else None
+        version: str | None = None
+        for events in (req.pastEvents, req.newEvents):
+            for ev in events:
+                if ev.HasField("executionStarted") and ev.executionStarted.HasField("version"):
+                    version = ev.executionStarted.version.value
+                    break
+            if version is not None:
+                break
+        if opts is not None and opts.match_strategy == VersionMatchStrategy.CURRENT_OR_OLDER:
+            message = f"The orchestration version '{version}' is greater than the worker version '{worker_version}'."
+        else:
+            message = f"The orchestration version '{version}' does not match the worker version '{worker_version}'."
+        resp = pb.OrchestratorResponse(instanceId=req.instanceId, completionToken=completion_token)
+        action = resp.actions.add(id=-1)
+        complete = action.completeOrchestration
+        complete.orchestrationStatus = pb.ORCHESTRATION_STATUS_FAILED
+        complete.failureDetails.CopyFrom(
+            pb.TaskFailureDetails(errorType="VersionMismatch", errorMessage=message, isNonRetriable=True)
+        )
+        return resp
+
     def run_orchestrator(self, req: pb.OrchestratorRequest, completion_token: str) -> pb.OrchestratorResponse:
         """Replay the orchestrator over the request's history and return the response to send.
 

@@ -477,14 +477,7 @@ class TaskHubGrpcWorker:
             self._abandon("orchestration", token, stub)
             return
         if refused is VersionFailureStrategy.FAIL:
-            resp = runner.failed_orchestration_response(
-                req,
-                token,
-                VersionMismatchError(
-                    f"The orchestration version does not match the worker version "
-                    f"({runner.versioning.version if runner.versioning else None!r})"
-                ),
-            )
+            resp = runner.version_mismatch_response(req, token)
         else:
             resp = runner.run_orchestrator(req, token)
         try:

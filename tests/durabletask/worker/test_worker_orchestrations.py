@@ -134,7 +134,12 @@ def test_version_fail_fails_and_older_versions_run(sidecar: SidecarServer) -> No
     by_token = {r.completionToken: r for r in resps}
     failed = by_token["new"].actions[0].completeOrchestration
     assert failed.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
-    assert "version" in failed.failureDetails.errorMessage.lower()
+    # The published SDK's failure, word for word (users match on errorType "VersionMismatch").
+    assert failed.failureDetails.errorType == "VersionMismatch"
+    assert failed.failureDetails.errorMessage == (
+        "The orchestration version '1.11' is greater than the worker version '1.10'."
+    )
+    assert failed.failureDetails.isNonRetriable
     assert by_token["old"].actions[0].WhichOneof("orchestratorActionType") == "scheduleTask"
 
 
