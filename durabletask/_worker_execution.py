@@ -52,6 +52,10 @@ class ActivityNotRegisteredError(ValueError):
     """A work item asked for an activity this worker does not have."""
 
 
+# Recorded as errorType "durabletask.worker.ActivityNotRegisteredError", like the published SDK.
+ActivityNotRegisteredError.__module__ = "durabletask.worker"
+
+
 class VersionMismatchError(Exception):
     """An orchestration's version is not one this worker may run (``VersionFailureStrategy.FAIL``)."""
 

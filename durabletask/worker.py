@@ -27,6 +27,7 @@ import grpc
 
 from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
+from durabletask._replay import OrchestratorNotRegisteredError
 from durabletask._worker_execution import (
     ActivityNotRegisteredError,
     VersionMismatchError,
@@ -57,6 +58,7 @@ __all__ = [
     "ConcurrencyOptions",
     "EntityWorkItemFilter",
     "OrchestrationWorkItemFilter",
+    "OrchestratorNotRegisteredError",
     "TaskHubGrpcWorker",
     "VersionFailureStrategy",
     "VersionMatchStrategy",

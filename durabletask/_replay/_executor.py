@@ -25,11 +25,13 @@ _IGNORED_EVENTS = frozenset(
 _UNSUSPENDABLE_EVENTS = frozenset({"executionResumed", "executionTerminated"})
 
 
-class OrchestratorNotRegisteredError(Exception):
+class OrchestratorNotRegisteredError(ValueError):
     """The history names an orchestrator this worker does not have."""
 
 
-OrchestratorNotRegisteredError.__module__ = "durabletask._replay"
+# Recorded as errorType "durabletask.worker.OrchestratorNotRegisteredError", like the published SDK
+# (durabletask.worker re-exports the class, so the name resolves for FailureDetails.is_caused_by).
+OrchestratorNotRegisteredError.__module__ = "durabletask.worker"
 
 
 @dataclass

@@ -74,7 +74,8 @@ def test_unregistered_orchestrator_fails_clearly(replayer):
     r.start("missing_orchestrator")
     assert r.kinds() == [("completeOrchestration", 1)]
     failure = r.failure()
-    assert failure.error_type == "durabletask._replay.OrchestratorNotRegisteredError"
+    assert failure.error_type == "durabletask.worker.OrchestratorNotRegisteredError"  # as published
+    assert failure.is_caused_by(ValueError)
     assert "missing_orchestrator" in failure.message and "known" in failure.message
 
 

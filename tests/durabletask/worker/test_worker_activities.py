@@ -77,6 +77,7 @@ def test_unknown_activity_fails_with_clear_message(sidecar: SidecarServer) -> No
         sidecar.servicer.wait_for(lambda: len(sidecar.servicer.activity_completions) == 1)
     details = sidecar.servicer.activity_completions[0].failureDetails
     assert "nope" in details.errorMessage and "not registered" in details.errorMessage
+    assert details.errorType == "durabletask.worker.ActivityNotRegisteredError"  # as published
 
 
 def test_async_activities_run_concurrently(sidecar: SidecarServer) -> None:

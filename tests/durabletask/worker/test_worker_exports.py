@@ -15,6 +15,7 @@ def test_worker_exports() -> None:
         "ConcurrencyOptions",
         "EntityWorkItemFilter",
         "OrchestrationWorkItemFilter",
+        "OrchestratorNotRegisteredError",
         "TaskHubGrpcWorker",
         "VersionFailureStrategy",
         "VersionMatchStrategy",
