@@ -308,9 +308,12 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
     @staticmethod
     def _check_yielded(value: Any) -> task.Task[Any]:
         if not isinstance(value, task.Task):
+            hint = ""
+            if isinstance(value, (list, tuple)) and value and all(isinstance(v, task.Task) for v in value):
+                hint = " To wait for several tasks, yield task.when_all([...]) or task.when_any([...])."
             raise TypeError(
                 f"The orchestrator yielded a {type(value).__name__}; orchestrators may only yield tasks "
-                "(from ctx.call_activity, ctx.create_timer, task.when_all, ...)."
+                f"(from ctx.call_activity, ctx.create_timer, task.when_all, ...).{hint}"
             )
         return value
 

@@ -390,3 +390,15 @@ def test_orchestrator_calling_sys_exit_fails_the_orchestration(replayer):
     r.start("orch")
     r.complete_task(1)
     assert _failed(r).error_type == "builtins.SystemExit"
+
+
+def test_yield_of_a_list_of_tasks_suggests_when_all(replayer):
+    def orch(ctx, _):
+        results = yield [ctx.call_activity("a"), ctx.call_activity("b")]
+        return results
+
+    r = replayer(orch)
+    r.start("orch")
+    failure = _failed(r)
+    assert "yielded a list" in failure.message and "task.when_all" in failure.message
+    assert _action_kinds(r) == ["scheduleTask", "scheduleTask", "completeOrchestration"]
