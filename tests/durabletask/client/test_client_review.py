@@ -22,10 +22,10 @@ class CyclingTokens(pb_grpc.TaskHubSidecarServiceServicer):
         self.tokens = itertools.cycle(["A", "B"])
         self.calls = 0
 
-    def Hello(self, request, context):  # noqa: N802
+    def Hello(self, request, context):
         return empty_pb2.Empty()
 
-    def QueryInstances(self, request, context):  # noqa: N802
+    def QueryInstances(self, request, context):
         self.calls += 1
         if self.calls > 50:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "the client keeps paging")

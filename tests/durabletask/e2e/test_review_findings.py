@@ -90,3 +90,143 @@ def test_published_test_backend_import_path_and_fixture_pattern() -> None:
     finally:
         backend.stop()
         backend.reset()  # after stop, as in the published example: must not raise
+
+
+# -- backend behaviour the published worker relies on (protocol-behaviour sections 3 and 9) ---------
+
+
+def waits_for_go(ctx: task.OrchestrationContext, _: Any) -> Any:
+    value = yield ctx.wait_for_external_event("go")
+    return value
+
+
+def test_resume_of_a_running_instance_delivers_no_resumed_event(client, start_worker) -> None:
+    """The published worker fails an orchestration that receives executionResumed while it is not
+    suspended (trap 3), so the backend must not deliver one."""
+    import time
+
+    start_worker(orchestrators=[waits_for_go])
+    iid = client.schedule_new_orchestration(waits_for_go)
+    client.wait_for_orchestration_start(iid, timeout=10)
+    deadline = time.monotonic() + 10
+    while client.get_orchestration_state(iid).runtime_status != OrchestrationStatus.RUNNING:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    import contextlib
+
+    with contextlib.suppress(Exception):  # refusing the call is acceptable too
+        client.resume_orchestration(iid, reason="not suspended")
+    client.raise_orchestration_event(iid, "go", data=7)
+    state = client.wait_for_orchestration_completion(iid, timeout=10)
+    assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
+    kinds = [e.event_type for e in client.get_orchestration_history(iid)]
+    assert "ExecutionResumed" not in kinds
+
+
+def child_fails(ctx: task.OrchestrationContext, _: Any) -> Any:
+    raise KeyError("child key")
+
+
+def parent_of_failing_child(ctx: task.OrchestrationContext, _: Any) -> Any:
+    try:
+        yield ctx.call_sub_orchestrator(child_fails)
+    except task.TaskFailedError as e:
+        return {"type": e.details.error_type, "caused_by_key_error": e.details.is_caused_by(KeyError)}
+    return None
+
+
+def test_sub_orchestration_failure_keeps_the_child_error_type(client, start_worker) -> None:
+    start_worker(orchestrators=[parent_of_failing_child, child_fails])
+    iid = client.schedule_new_orchestration(parent_of_failing_child)
+    state = client.wait_for_orchestration_completion(iid, timeout=10)
+    assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
+    assert state.get_output() == {"type": "builtins.KeyError", "caused_by_key_error": True}
+
+
+def sends_to_nobody(ctx: task.OrchestrationContext, _: Any) -> Any:
+    ctx.send_event("no-such-instance", "ping", data=1)
+    yield ctx.create_timer(ctx.current_utc_datetime)
+    return "sent"
+
+
+def test_send_event_to_a_missing_instance_is_dropped(client, start_worker) -> None:
+    start_worker(orchestrators=[sends_to_nobody])
+    iid = client.schedule_new_orchestration(sends_to_nobody)
+    state = client.wait_for_orchestration_completion(iid, timeout=10)
+    assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
+    assert client.get_orchestration_state("no-such-instance") is None
+
+
+def test_raise_event_for_unknown_instance_is_a_clear_not_found(client) -> None:
+    import grpc
+
+    with pytest.raises(grpc.RpcError) as info:
+        client.raise_orchestration_event("never-created", "go")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    assert "never-created" in str(info.value)
+
+
+def child_waits(ctx: task.OrchestrationContext, _: Any) -> Any:
+    yield ctx.wait_for_external_event("never")
+
+
+def parent_waits_on_child(ctx: task.OrchestrationContext, _: Any) -> Any:
+    yield ctx.call_sub_orchestrator(child_waits, instance_id=f"{ctx.instance_id}-child")
+
+
+def test_recursive_terminate_reaches_children(client, start_worker) -> None:
+    import time
+
+    start_worker(orchestrators=[parent_waits_on_child, child_waits])
+    iid = client.schedule_new_orchestration(parent_waits_on_child)
+    child = f"{iid}-child"
+    deadline = time.monotonic() + 10
+    while client.get_orchestration_state(child) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    client.terminate_orchestration(iid, output="stop")  # recursive=True by default
+    parent_state = client.wait_for_orchestration_completion(iid, timeout=10)
+    child_state = client.wait_for_orchestration_completion(child, timeout=10)
+    assert parent_state is not None and parent_state.runtime_status == OrchestrationStatus.TERMINATED
+    assert child_state is not None and child_state.runtime_status == OrchestrationStatus.TERMINATED
+
+
+def counter_with_events(ctx: task.OrchestrationContext, seen: Any) -> Any:
+    seen = list(seen or [])
+    value = yield ctx.wait_for_external_event("add")
+    seen.append(value)
+    if len(seen) < 3:
+        ctx.continue_as_new(seen, save_events=True)
+        return None
+    return seen
+
+
+def test_continue_as_new_keeps_events_raised_in_between(client, start_worker) -> None:
+    start_worker(orchestrators=[counter_with_events])
+    iid = client.schedule_new_orchestration(counter_with_events, input=[])
+    for i in range(3):
+        client.raise_orchestration_event(iid, "add", data=i)
+    state = client.wait_for_orchestration_completion(iid, timeout=15)
+    assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
+    assert state.get_output() == [0, 1, 2]
+
+
+def chunked_timer(ctx: task.OrchestrationContext, _: Any) -> Any:
+    from datetime import timedelta
+
+    start = ctx.current_utc_datetime
+    yield ctx.create_timer(timedelta(seconds=0.6))
+    return (ctx.current_utc_datetime - start).total_seconds()
+
+
+def test_long_timer_in_chunks_fires_once_at_its_final_time(client, start_worker) -> None:
+    """timerFired.fireAt must be the requested fireAt exactly, or chunking never ends (trap 6)."""
+    from datetime import timedelta
+
+    start_worker(orchestrators=[chunked_timer], maximum_timer_interval=timedelta(seconds=0.25))
+    iid = client.schedule_new_orchestration(chunked_timer)
+    state = client.wait_for_orchestration_completion(iid, timeout=15)
+    assert state is not None and state.runtime_status == OrchestrationStatus.COMPLETED
+    assert state.get_output() >= 0.6
+    created = [e for e in client.get_orchestration_history(iid) if e.event_type == "TimerCreated"]
+    assert len(created) == 3  # 0.25 + 0.25 + 0.1
