@@ -62,6 +62,7 @@ class HistoryTableModel(QAbstractTableModel):
         """Show a new history (resets the view)."""
         self.beginResetModel()
         self._events = list(events)
+        self._sched_names: dict[int, str] | None = None
         # Elapsed times count from the earliest stamp (events of one episode are not always in time order).
         self._t0 = min((e.timestamp for e in self._events if e.timestamp is not None), default=None)
         self._rebuild_rows()
@@ -95,6 +96,18 @@ class HistoryTableModel(QAbstractTableModel):
 
     def clear(self) -> None:
         self.set_events([])
+
+    def _scheduled_name(self, task_id: int | None) -> str:
+        """The name of the TaskScheduled / SubOrchestrationInstanceCreated event with this id."""
+        if task_id is None:
+            return ""
+        names = getattr(self, "_sched_names", None)
+        if names is None or getattr(self, "_sched_names_for", -1) != len(self._events):
+            names = {e.event_id: e.name or "" for e in self._events
+                     if e.event_type in ("TaskScheduled", "SubOrchestrationInstanceCreated")}
+            self._sched_names = names
+            self._sched_names_for = len(self._events)
+        return names.get(task_id, "")
 
     def events(self) -> list[HistoryEvent]:
         return self._events
@@ -244,7 +257,11 @@ class HistoryTableModel(QAbstractTableModel):
                 return ""
             return format_duration(event.timestamp - self._t0)
         if column == _NAME:
-            return _name_cell(event, self._utc)
+            text = _name_cell(event, self._utc)
+            if not text and event.event_type in _ANSWERS:
+                # A result names nothing itself: show what it answers (which activity failed?).
+                text = self._scheduled_name(event.task_scheduled_id)
+            return text
         if column == _TASK:
             tid = event.task_scheduled_id
             return "" if tid is None else str(tid)
@@ -257,6 +274,10 @@ def _is_failed_completion(event: HistoryEvent) -> bool:
     return (
         event.event_type == "ExecutionCompleted" and event.proto.executionCompleted.orchestrationStatus == 3
     )
+
+
+#: Result events that carry only the id of the event they answer.
+_ANSWERS = frozenset({"TaskCompleted", "TaskFailed", "SubOrchestrationInstanceCompleted", "SubOrchestrationInstanceFailed"})
 
 
 def _name_cell(event: HistoryEvent, utc: bool) -> str:

@@ -123,3 +123,14 @@ def test_timeline_model_passes_qtmodeltester(qtmodeltester):
     model.clear()
     assert model.rowCount() == 0
     qtmodeltester.check(model, force_py=True)
+
+
+def test_history_results_name_what_they_answer():
+    model = HistoryTableModel()
+    model.set_events(sample_history())
+    col = {name: i for i, name in enumerate(HISTORY_COLUMNS)}
+    by_type = {cell(model, r, col["Type"]): r for r in range(model.rowCount())}
+    assert cell(model, by_type["TaskFailed"], col["Name"]) == "flaky"
+    assert cell(model, by_type["TaskCompleted"], col["Name"]) == "flaky"
+    assert cell(model, by_type["SubOrchestrationInstanceCompleted"], col["Name"]) == "child"
+    assert cell(model, by_type["OrchestratorStarted"], col["Name"]) == ""
