@@ -230,3 +230,47 @@ def test_long_timer_in_chunks_fires_once_at_its_final_time(client, start_worker)
     assert state.get_output() >= 0.6
     created = [e for e in client.get_orchestration_history(iid) if e.event_type == "TimerCreated"]
     assert len(created) == 3  # 0.25 + 0.25 + 0.1
+
+
+def test_query_continuation_tokens_follow_the_rules(client, start_worker, emulator) -> None:
+    """Trap 11: continuation tokens are never "0", never repeated, and unset on the last page."""
+    import grpc
+
+    from durabletask._proto import orchestrator_service_pb2 as pb
+    from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
+
+    start_worker(orchestrators=[quick])
+    ids = [client.schedule_new_orchestration(quick, input=i, instance_id=f"tok-{i}") for i in range(5)]
+    for iid in ids:
+        client.wait_for_orchestration_completion(iid, timeout=10)
+    with grpc.insecure_channel(emulator.address) as channel:
+        stub = pb_grpc.TaskHubSidecarServiceStub(channel)
+        seen_ids: list[str] = []
+        tokens: list[str] = []
+        token = None
+        for _ in range(10):
+            query = pb.InstanceQuery(maxInstanceCount=2)
+            query.instanceIdPrefix.value = "tok-"
+            if token is not None:
+                query.continuationToken.value = token
+            res = stub.QueryInstances(pb.QueryInstancesRequest(query=query))
+            seen_ids += [s.instanceId for s in res.orchestrationState]
+            if not res.HasField("continuationToken"):
+                break
+            token = res.continuationToken.value
+            assert token and token != "0" and token not in tokens
+            tokens.append(token)
+        else:
+            raise AssertionError("the query never finished")
+    assert sorted(seen_ids) == sorted(ids)
+
+
+def test_starting_an_instance_id_that_is_running_is_already_exists(client, start_worker) -> None:
+    import grpc
+
+    start_worker(orchestrators=[waits_for_go])
+    client.schedule_new_orchestration(waits_for_go, instance_id="dup")
+    with pytest.raises(grpc.RpcError) as info:
+        client.schedule_new_orchestration(waits_for_go, instance_id="dup")
+    assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS  # type: ignore[attr-defined]
+    client.terminate_orchestration("dup")
