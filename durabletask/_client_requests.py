@@ -176,10 +176,15 @@ def _string(value: str | None) -> wrappers_pb2.StringValue | None:
     return wrappers_pb2.StringValue(value=value) if value is not None else None
 
 
-def _json(converter: DataConverter, value: Any) -> wrappers_pb2.StringValue | None:
+def _json(converter: DataConverter, value: Any, what: str = "value") -> wrappers_pb2.StringValue | None:
     if value is None:
         return None
-    text = converter.serialize(value)
+    try:
+        text = converter.serialize(value)
+    except (TypeError, ValueError) as ex:
+        raise (TypeError if isinstance(ex, TypeError) else ValueError)(
+            f"The {what} (a {type(value).__name__}) could not be serialized: {ex}"
+        ) from ex
     return wrappers_pb2.StringValue(value=text) if text is not None else None
 
 
@@ -254,7 +259,7 @@ def schedule(
         instanceId=iid,
         name=name,
         version=_string(version),
-        input=_json(converter, input),
+        input=_json(converter, input, "input"),
         scheduledStartTimestamp=_timestamp(start_at, "start_at"),
         orchestrationIdReusePolicy=reuse_id_policy,
         tags=tags or {},
@@ -294,7 +299,7 @@ def wait_for(
 def raise_event(instance_id: str, event_name: str, data: Any, converter: DataConverter) -> Operation:
     iid = _check_id(instance_id)
     _check_id(event_name, "event_name")
-    req = pb.RaiseEventRequest(instanceId=iid, name=event_name, input=_json(converter, data))
+    req = pb.RaiseEventRequest(instanceId=iid, name=event_name, input=_json(converter, data, "event data"))
     return Operation("RaiseEvent", req, _ignore, iid)
 
 
@@ -305,7 +310,9 @@ def terminate(
     if output is not None and reason is not None:
         raise ValueError("pass either output= or reason= to terminate_orchestration, not both")
     payload = output if output is not None else reason
-    req = pb.TerminateRequest(instanceId=iid, output=_json(converter, payload), recursive=bool(recursive))
+    req = pb.TerminateRequest(
+        instanceId=iid, output=_json(converter, payload, "output"), recursive=bool(recursive)
+    )
     return Operation("TerminateInstance", req, _ignore, iid)
 
 
@@ -447,7 +454,7 @@ def signal_entity(
     req = pb.SignalEntityRequest(
         instanceId=eid,
         name=operation_name,
-        input=_json(converter, input),
+        input=_json(converter, input, "input"),
         requestId=str(uuid.uuid4()),
         scheduledTime=_timestamp(signal_time, "signal_time"),
         requestTime=_now(),

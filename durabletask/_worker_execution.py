@@ -177,7 +177,9 @@ class WorkItemRunner:
         if opts is not None and opts.match_strategy == VersionMatchStrategy.CURRENT_OR_OLDER:
             message = f"The orchestration version '{version}' is greater than the worker version '{worker_version}'."
         else:
-            message = f"The orchestration version '{version}' does not match the worker version '{worker_version}'."
+            message = (
+                f"The orchestration version '{version}' does not match the worker version '{worker_version}'."
+            )
         resp = pb.OrchestratorResponse(instanceId=req.instanceId, completionToken=completion_token)
         action = resp.actions.add(id=-1)
         complete = action.completeOrchestration

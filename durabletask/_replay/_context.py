@@ -405,9 +405,7 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
     def get_actions(self) -> list[pb.OrchestratorAction]:
         """The actions to send: pending ones in order, the completion (if any) last."""
         # The completion goes last even if something was recorded after it.
-        actions = sorted(
-            self._pending_actions.values(), key=lambda a: a.HasField("completeOrchestration")
-        )
+        actions = sorted(self._pending_actions.values(), key=lambda a: a.HasField("completeOrchestration"))
         if self._completion_status == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
             carryover: list[pb.HistoryEvent] = []
             if self._save_events:

@@ -62,3 +62,12 @@ async def test_async_get_all_states_stops_when_tokens_cycle(cycling) -> None:
         states = await client.get_all_orchestration_states(OrchestrationQuery(max_instance_count=1))
     assert [s.instance_id for s in states] == ["i1", "i2", "i3"]
     assert servicer.calls == 3
+
+
+def test_non_serializable_input_is_a_clear_error_before_any_call(cycling) -> None:
+    address, _ = cycling
+    with TaskHubGrpcClient(host_address=address) as client:
+        with pytest.raises(TypeError, match=r"The input \(a object\) could not be serialized"):
+            client.schedule_new_orchestration("orch", input=object())
+        with pytest.raises(TypeError, match=r"The event data \(a object\) could not be serialized"):
+            client.raise_orchestration_event("i", "go", data=object())
