@@ -385,9 +385,22 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         self.utc = utc
         self.act_utc.setChecked(utc)
         self.model.set_utc(utc)
+        self._fit_time_columns()
         set_tz = getattr(self.detail, "set_time_zone", None)
         if set_tz is not None:
             set_tz(utc)
+
+    def _fit_time_columns(self) -> None:
+        """Widen the Created / Last updated columns when their text (e.g. with " UTC") would be cut."""
+        from datetime import datetime, timezone
+
+        from dtstudio.core.formatting import format_timestamp
+
+        sample = format_timestamp(datetime(2026, 12, 28, 23, 58, 58, tzinfo=timezone.utc), utc=self.utc)
+        need = self.table.fontMetrics().horizontalAdvance(sample) + 16
+        for col in (3, 4):
+            if self.table.columnWidth(col) < need:
+                self.table.setColumnWidth(col, need)
 
     # ================================================================== messages
     def show_banner(self, text: str) -> None:

@@ -49,8 +49,10 @@ class HistoryPane(QWidget):
         self._background = BackgroundCalls(self)
         self._background.finished.connect(self._on_described)
         self.filter_button = QToolButton()
-        self.filter_button.setText("Event types: all")
+        self.filter_button.setText("Event types: all \u25be")
         self.filter_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # The style's own menu arrow is drawn over the text's end; the text carries its own ▾.
+        self.filter_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")
         self.filter_menu = QMenu(self.filter_button)
         self.filter_menu.aboutToShow.connect(self._fill_filter_menu)
         self.filter_button.setMenu(self.filter_menu)
@@ -135,9 +137,9 @@ class HistoryPane(QWidget):
         current = self.selected_history_index()
         self.model.set_type_filter(types)
         if types is None:
-            self.filter_button.setText("Event types: all")
+            self.filter_button.setText("Event types: all \u25be")
         else:
-            self.filter_button.setText(f"Event types: {len(types)} selected")
+            self.filter_button.setText(f"Event types: {len(types)} selected \u25be")
         if current is not None:
             self.select_history_index(current, clear_filter=False)
 

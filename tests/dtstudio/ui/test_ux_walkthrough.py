@@ -147,3 +147,13 @@ def test_connection_error_banner_says_how_to_recover(make_window: Any, qtbot: An
     w.connect_to("gone")
     qtbot.waitUntil(lambda: w.connection_state == "error", timeout=15_000)
     assert "Press F5 to try again" in w.banner.text() and "Ctrl+K" in w.banner.text()
+
+
+def test_utc_times_are_not_cut_off(window: Any, sync_client: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("x", instance_id="tz-1")
+    _wait_listed(qtbot, window, ["tz-1"])
+    window.act_utc.trigger()
+    text = window.model.data(window.model.index(window.model.row_of("tz-1"), 3))
+    assert text.endswith(" UTC")
+    for col in (3, 4):
+        assert window.table.columnWidth(col) >= window.table.fontMetrics().horizontalAdvance(text) + 8
