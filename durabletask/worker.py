@@ -16,6 +16,7 @@ full replay.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -351,18 +352,15 @@ class TaskHubGrpcWorker:
         stream_loop.stop()
         thread.join(timeout=_STOP_GRACE_SECONDS)
         # Queued jobs now abandon their items (they check _stopping); running ones finish.
-        deadline = time.monotonic() + _STOP_GRACE_SECONDS
-        with self._inflight_cond:
-            while self._inflight > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self._logger.warning("%d work item(s) still running at shutdown", self._inflight)
-                    break
-                self._inflight_cond.wait(left)
+        if not self._wait_inflight(_STOP_GRACE_SECONDS):
+            self._logger.warning("%d work item(s) still running at shutdown", self._inflight)
+        # Cancelling what still awaits on the event loop hands those items back (abandon calls
+        # made from the pools), so the pools and the channel stay open a moment longer.
+        self._stop_event_loop()
+        self._wait_inflight(min(1.0, _STOP_GRACE_SECONDS))
         for pool in (self._orchestration_pool, self._activity_pool):
             if pool is not None:
                 pool.shutdown(wait=False)
-        self._stop_event_loop()
         stream_loop.close_channel()
         with self._state_lock:
             self._orchestration_pool = self._activity_pool = None
@@ -371,6 +369,17 @@ class TaskHubGrpcWorker:
             self._running = False
             self._stopping = False
         self._logger.info("Worker stopped")
+
+    def _wait_inflight(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for every work item in flight to finish; True when none is left."""
+        deadline = time.monotonic() + seconds
+        with self._inflight_cond:
+            while self._inflight > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._inflight_cond.wait(left)
+        return True
 
     def _stop_event_loop(self) -> None:
         loop, self._loop = self._loop, None
@@ -503,7 +512,14 @@ class TaskHubGrpcWorker:
             fn, ctx, value = runner.activity_call(req)
             output = fn(ctx, value)
             if asyncio.iscoroutine(output) or hasattr(output, "__await__"):
-                output = self._await_on_loop(output)
+                try:
+                    output = self._await_on_loop(output)
+                except concurrent.futures.CancelledError:
+                    if not self._stopping:
+                        raise
+                    # The worker stopped its event loop under this activity: hand the item back.
+                    self._abandon("activity", token, stub)
+                    return
             resp = runner.activity_success(req, token, output)
         except (Exception, SystemExit) as exc:  # sys.exit() in an activity fails it, nothing more
             self._log_activity_failure(req, exc)

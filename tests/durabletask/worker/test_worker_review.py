@@ -158,3 +158,32 @@ def test_activity_calling_sys_exit_fails_instead_of_never_completing(sidecar: Si
 
     resp = _run_one(sidecar, quits)
     assert resp.failureDetails.errorType == "builtins.SystemExit"
+
+
+def test_stop_hands_back_a_coroutine_returned_by_a_plain_activity(
+    sidecar: SidecarServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain activity that returns a coroutine runs on the worker's loop; stopping the worker while
+    it waits must hand the item back (redelivery), not report the activity as failed."""
+    import asyncio
+
+    import durabletask.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "_STOP_GRACE_SECONDS", 0.3)
+    started = threading.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    def plain(ctx: task.ActivityContext, _: Any) -> Any:
+        return forever()
+
+    worker = TaskHubGrpcWorker(host_address=sidecar.address, resiliency_options=FAST)
+    worker.add_activity(plain)
+    worker.start()
+    sidecar.servicer.items.put(activity_item("plain", token="run"))
+    assert started.wait(5)
+    worker.stop()
+    sidecar.servicer.wait_for(lambda: ("activity", "run") in sidecar.servicer.abandoned)
+    assert sidecar.servicer.activity_completions == []
