@@ -66,11 +66,16 @@ class EngineCore:
         self._done_cv = threading.Condition(self.lock)
         self._work_cv = threading.Condition(self.lock)
         self._timer_cv = threading.Condition(self.lock)
+        self._idle_cv = threading.Condition(self.lock)
+        self._committing = False
+        self._db_waiters = 0
+        self._retry_after_commit = False
         self._tx_open = False
         self._tx_began = 0.0
         self._arrivals = 0
         self._arrivals_lock = threading.Lock()
         self._epoch = 1
+        self._epoch_done = threading.Event()  # set once the current epoch's transaction is committed
         self._committed = 0
         self._post: Post = []
         self._stopping = False
@@ -154,21 +159,55 @@ class EngineCore:
                 self._arrivals -= 1
             if self._stopping:
                 raise Unavailable("the emulator is shutting down")
+            leader = not self._tx_open or self._committing
             result, epoch = self._apply(fn, background=not wait)
-            if wait:
-                while self._committed < epoch:
-                    if self._tx_open and (self._arrivals == 0
-                                          or time.monotonic() - self._tx_began >= _BATCH_WINDOW):
-                        self._commit_locked()
-                    else:
-                        self._done_cv.wait(_BATCH_WINDOW)
-            return result
+            if not wait:
+                return result
+            done = self._epoch_done
+            if self._ready_to_commit(epoch):  # the last writer of a burst commits for all of it
+                self._commit_locked()
+            if self._committed >= epoch:
+                return result
+        # Wait outside the lock. Only the transaction's first writer polls for the batch window; the
+        # others sleep until the commit sets the epoch's event.
+        while not done.wait(_BATCH_WINDOW if leader else 0.05):
+            with self.lock:
+                if self._committed >= epoch:
+                    break
+                if self._ready_to_commit(epoch, poll=True):
+                    self._commit_locked()
+                if self._committed >= epoch:
+                    break
+        return result
+
+    def _ready_to_commit(self, epoch: int, poll: bool = False) -> bool:
+        """Under the lock: should this writer commit the open transaction (holding ``epoch``) now?"""
+        if self._committed >= epoch or not self._tx_open or self._committing:
+            return False
+        if self._arrivals == 0 and self._db_waiters == 0:
+            return True
+        return poll and time.monotonic() - self._tx_began >= _BATCH_WINDOW
+
+    def _wait_db(self) -> None:
+        """Under the lock: wait until no commit is in progress (the connection is free again).
+
+        Commits run without the lock (the fsync takes milliseconds), so dispatch and in-memory work go
+        on meanwhile; anything that touches the database first waits here (releasing the lock).
+        """
+        if self._committing:
+            self._db_waiters += 1
+            try:
+                while self._committing:
+                    self._idle_cv.wait()
+            finally:
+                self._db_waiters -= 1
 
     def _apply(self, fn: Callable[[Post], T], background: bool = False) -> tuple[T, int]:
         """Under the lock: run ``fn`` in a savepoint of the open transaction.
 
         ``background``: nobody waits for this change, so the committer thread commits it.
         """
+        self._wait_db()
         alone = not self._tx_open  # first in its transaction: no savepoint needed to undo it alone
         if alone:
             self.store.begin()
@@ -207,8 +246,10 @@ class EngineCore:
         self._tx_open = False
         self._committed = self._epoch
         self._epoch += 1
+        done, self._epoch_done = self._epoch_done, threading.Event()
         self._post = []
         self._load()
+        done.set()
         self._done_cv.notify_all()
 
     def _commit_loop(self) -> None:
@@ -221,24 +262,43 @@ class EngineCore:
                 self._commit_locked()
 
     def _commit_locked(self) -> None:
-        """Under the lock: commit the open transaction, then run its post-commit actions."""
+        """Under the lock: commit the open transaction, then run its post-commit actions.
+
+        The COMMIT itself (with its fsync) runs with the lock released, so dispatch, reads of the
+        in-memory state and the next writers' waits overlap it; nothing touches the connection meanwhile
+        (:meth:`_wait_db`). Callers of the batch are answered only after it is durable.
+        """
+        self._committing = True
+        epoch = self._epoch
+        self._epoch += 1
+        done, self._epoch_done = self._epoch_done, threading.Event()
+        self._tx_open = False
+        post, self._post = self._post, []
+        failed = False
+        self.lock.release()
         try:
             self.store.commit()
         except Exception:
+            failed = True
             log.exception("commit failed; rolling back and reloading state")
+        finally:
+            self.lock.acquire()
+            self._committing = False
+            self._idle_cv.notify_all()
+        if failed:
             self.store.rollback()
-            self._post = []
-            self._tx_open = False
+            post = []
             self._load()
-        self._tx_open = False
-        self._committed = self._epoch
-        self._epoch += 1
-        post, self._post = self._post, []
+        self._committed = epoch
+        if self._retry_after_commit:
+            self._retry_after_commit = False
+            self._work_cv.notify_all()
         for action in post:
             try:
                 action()
             except Exception:
                 log.exception("post-commit action failed")
+        done.set()
         self._done_cv.notify_all()
 
     # ================================================================================== timers
@@ -375,6 +435,7 @@ class EngineCore:
     # ================================================================================== leases
     def _ensure_history(self, inst: Inst) -> list[bytes]:
         if inst.history is None:
+            self._wait_db()
             inst.set_history(self.store.history(*inst.key))
         assert inst.history is not None
         return inst.history
@@ -436,7 +497,7 @@ class EngineCore:
     def reset(self) -> None:
         """Delete every instance of every hub (the test backend's reset)."""
         with self.lock:
-            while self._tx_open:
+            while self._tx_open or self._committing:
                 self._done_cv.wait(0.05)
             self.store.begin()
             self.store.clear_all()
@@ -467,6 +528,7 @@ class EngineCore:
         self._timer.join(10)
         with self.lock:
             self._done_cv.notify_all()
+            self._wait_db()
             if self._tx_open:
                 self._commit_locked()
             self.store.close()

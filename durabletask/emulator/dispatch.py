@@ -100,6 +100,11 @@ class Dispatcher(Router):
             if key[0] != stream.hub or not stream.wants_orchestration(inst.row.name, inst.row.version):
                 skipped.append(key)
                 continue
+            if inst.history is None and self._committing:
+                # Loading its history needs the connection, busy with a commit: retry after it.
+                self._retry_after_commit = True
+                skipped.append(key)
+                continue
             inst.queued = False
             try:
                 item = self._dispatch_orchestration(inst, stream)
@@ -131,6 +136,9 @@ class Dispatcher(Router):
         body = req.SerializeToString() + bytes(inst.blob)
         limit = self.options.max_history_size
         too_long = limit is not None and len(history) + len(events) > limit
+        if (too_long or len(body) > self.options.max_work_item_bytes) and self._committing:
+            self._undo_dispatch(inst, 1000)  # failing it is a write: just after the commit in progress
+            return None
         if too_long or len(body) > self.options.max_work_item_bytes:
             why = (f"the history of {len(history)} events exceeds the limit of {limit} events" if too_long else
                    f"the next work item would be {len(body)} bytes, over the limit of "
@@ -146,14 +154,17 @@ class Dispatcher(Router):
         stream.outstanding_o += 1
         return field_bytes(_WORK_ITEM_ORCH_TAG, body) + field_bytes(_WORK_ITEM_TOKEN_TAG, token.encode())
 
-    def _undo_dispatch(self, inst: Inst) -> None:
+    def _undo_dispatch(self, inst: Inst, delay_us: int | None = None) -> None:
         token = inst.lease
         if token is not None:
             lease = self.leases.get(token)
             if lease is not None:
                 self._drop_lease(lease)
             inst.lease = None
-        inst.not_before = now_us() + int(self.options.abandon_delay * 1e6)
+        if delay_us is None:
+            delay_us = max(50_000, int(self.options.abandon_delay * 1e6))
+        # Always through the timer: re-queueing it directly would spin the dispatch loop.
+        inst.not_before = now_us() + max(1, delay_us)
         self._make_ready(inst)
 
     def _take_activity(self, stream: Stream) -> bytes | None:

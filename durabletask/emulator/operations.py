@@ -271,6 +271,7 @@ class Operations(Dispatcher):
         check_instance_id(instance_id)
         with self.lock:
             self._check_open()
+            self._wait_db()
             row = self.store.get_instance(hub, instance_id)
         if row is None:
             return pb.GetInstanceResponse(exists=False)
@@ -286,6 +287,7 @@ class Operations(Dispatcher):
             with self.lock:
                 if self.stopping:
                     raise Unavailable("the emulator is shutting down")
+                self._wait_db()
                 inst = self.insts.get(key)
                 status = inst.row.status if inst is not None else self.store.get_status(hub, instance_id)
                 if status is None:
@@ -322,6 +324,7 @@ class Operations(Dispatcher):
         prefix = q.instanceIdPrefix.value if q.HasField("instanceIdPrefix") else None
         with self.lock:
             self._check_open()
+            self._wait_db()
             rows = self.store.query_instances(
                 hub, statuses=statuses,
                 created_from=_us(q.createdTimeFrom) if q.HasField("createdTimeFrom") else None,
@@ -353,6 +356,7 @@ class Operations(Dispatcher):
             after = _keyset(req.lastInstanceKey.value, "lastInstanceKey")
         with self.lock:
             self._check_open()
+            self._wait_db()
             rows = self.store.list_completed_ids(
                 hub, statuses=statuses,
                 completed_from=_us(req.completedTimeFrom) if req.HasField("completedTimeFrom") else None,
@@ -369,6 +373,7 @@ class Operations(Dispatcher):
         check_instance_id(req.instanceId)
         with self.lock:
             self._check_open()
+            self._wait_db()
             row = self._row(hub, req.instanceId)
             if req.HasField("executionId") and req.executionId.value and req.executionId.value != row.execution_id:
                 raise NotFound(f"execution '{req.executionId.value}' of instance '{req.instanceId}' not found "
