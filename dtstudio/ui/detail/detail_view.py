@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
+from dtstudio.core.formatting import format_duration
 from dtstudio.core.timeline import Timeline, build_timeline, format_time
 from dtstudio.qtmodels.history_model import HistoryTableModel
 from dtstudio.qtmodels.timeline_model import TimelineModel
@@ -45,6 +46,8 @@ class InstanceDetailView(QWidget):
     loaded = Signal(str)
     """A load or refresh of this instance finished and is on screen."""
 
+    #: A Pending instance older than this gets a hint that no worker may be serving it.
+    PENDING_HINT_AFTER_S = 5.0
     POLL_INTERVAL_MS = 1500
 
     TAB_OVERVIEW, TAB_INPUT, TAB_OUTPUT, TAB_CUSTOM_STATUS, TAB_FAILURE, TAB_HISTORY, TAB_TIMELINE = range(7)
@@ -102,6 +105,7 @@ class InstanceDetailView(QWidget):
 
         self.banner = QLabel()
         self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.overview = OverviewPane()
@@ -302,7 +306,7 @@ class InstanceDetailView(QWidget):
         if facts.failure is None:
             facts.failure = _history_failure(self._events)
         self._facts = facts
-        self._set_banner("", error=False)
+        self._set_banner(self._pending_hint(facts), error=False)
         self.title.setText(
             f"<b>{html.escape(facts.instance_id or instance_id)}</b>"
             + (f" &nbsp;<span style='color:gray'>{html.escape(facts.name)}</span>" if facts.name else "")
@@ -333,6 +337,25 @@ class InstanceDetailView(QWidget):
             )
             self._schedule_poll(self.POLL_INTERVAL_MS)
         self.loaded.emit(instance_id)
+
+    def _pending_hint(self, facts: InstanceFacts) -> str:
+        """Why a Pending instance may not move: nobody serves its orchestrator (empty when not stuck)."""
+        if facts.status != "Pending" or facts.created_at is None:
+            return ""
+        now = datetime.now(timezone.utc)
+        created = facts.created_at if facts.created_at.tzinfo else facts.created_at.replace(tzinfo=timezone.utc)
+        start = facts.scheduled_start_at
+        if start is not None:
+            start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+            if start > now:
+                return ""
+            created = max(created, start)
+        waited = (now - created).total_seconds()
+        if waited < self.PENDING_HINT_AFTER_S:
+            return ""
+        name = facts.name or "?"
+        return (f"Pending for {format_duration(waited)}: no worker has picked it up yet. A worker must serve this "
+                f"task hub with the orchestrator '{name}' registered (Worker \u25b8 Load worker file\u2026 hosts one here).")
 
     def _rebuild_timeline(self, history: list[HistoryEvent]) -> None:
         if len(history) > _BACKGROUND_TIMELINE_EVENTS:

@@ -157,3 +157,23 @@ def test_utc_times_are_not_cut_off(window: Any, sync_client: Any, qtbot: Any) ->
     assert text.endswith(" UTC")
     for col in (3, 4):
         assert window.table.columnWidth(col) >= window.table.fontMetrics().horizontalAdvance(text) + 8
+
+
+def test_a_pending_instance_nobody_serves_says_why(window: Any, sync_client: Any, qtbot: Any) -> None:
+    window.detail.PENDING_HINT_AFTER_S = 0.0
+    sync_client.schedule_new_orchestration("nobody_serves_me", instance_id="stuck-1")
+    _wait_listed(qtbot, window, ["stuck-1"])
+    window.table.selectRow(window.model.row_of("stuck-1"))
+    banner = window.detail.banner
+    qtbot.waitUntil(lambda: "no worker has picked it up" in banner.text(), timeout=10_000)
+    assert "'nobody_serves_me'" in banner.text() and banner.isVisible()
+
+
+def test_a_running_instance_has_no_pending_hint(window: Any, sync_client: Any, worker: Any, qtbot: Any) -> None:
+    window.detail.PENDING_HINT_AFTER_S = 0.0
+    sync_client.schedule_new_orchestration("approval_workflow", instance_id="served-1")
+    sync_client.wait_for_orchestration_start("served-1", timeout=10)
+    _wait_listed(qtbot, window, ["served-1"])
+    window.table.selectRow(window.model.row_of("served-1"))
+    qtbot.waitUntil(lambda: window.detail.facts() is not None and window.detail.facts().status == "Running", timeout=10_000)
+    assert not window.detail.banner.isVisible()
