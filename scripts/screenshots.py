@@ -5,8 +5,8 @@ orchestrations of ``resources/samples/``, fills the hub with a realistic mix (co
 waiting for an event, suspended, failed, terminated, sub-orchestrations), opens the real main
 window offscreen and writes ``docs/screenshots/*.png``:
 
-main_window, detail_history, detail_timeline, failure, start_dialog, start_dialog_json_error,
-connection_dialog, batch_terminate, purge_by_filter, main_window_dark, worker_panel.
+main_window, detail_history, detail_timeline, timeline_retries, failure, start_dialog, start_dialog_json_error,
+connection_dialog, batch_terminate, purge_by_filter, main_window_dark, first_start, worker_panel.
 
 Usage: ``.venv/bin/python scripts/screenshots.py [--out DIR]``
 """
@@ -58,6 +58,8 @@ def fill_hub(address: str, samples: Any) -> dict[str, str]:
     c.schedule_new_orchestration(samples.fan_out_fan_in, input=["the quick brown fox", "jumps over", "the lazy dog"],
                                  instance_id="wordcount-7")
     c.schedule_new_orchestration(samples.parent_with_children, input=3, instance_id="batch-import-2026", tags={"team": "data"})
+    c.schedule_new_orchestration(samples.fan_out_with_retries, input=["cat.jpg", "dog.jpg", "owl.jpg", "fox.jpg"],
+                                 instance_id="thumbnails-12")
     c.schedule_new_orchestration(samples.failing_workflow, input=1500, instance_id="refund-77")
     c.schedule_new_orchestration(samples.timer_workflow, input=3600, instance_id="reminder-daily")
     for i in range(3):
@@ -69,7 +71,8 @@ def fill_hub(address: str, samples: Any) -> dict[str, str]:
     c.raise_orchestration_event("order-1045", "approve", data=False)
     c.suspend_orchestration("order-1043", reason="customer asked to wait")
     c.terminate_orchestration("approval-3", output="duplicate request")
-    for iid in ("order-1042", "order-1044", "wordcount-7", "batch-import-2026", "refund-77", "greeting-006"):
+    for iid in ("order-1042", "order-1044", "wordcount-7", "batch-import-2026", "refund-77", "greeting-006",
+                "thumbnails-12"):
         c.wait_for_orchestration_completion(iid, timeout=30)
     c.close()
     return ids
@@ -145,7 +148,7 @@ async def shoot(out: Path, tmp: Path) -> None:
         w.show()
         w.splitter.setSizes([430, 470])
         await wait_for(lambda: w.connection_state == "connected")
-        await wait_for(lambda: w.model.rowCount() >= 18 and not w.model.is_loading)
+        await wait_for(lambda: w.model.rowCount() >= 19 and not w.model.is_loading)
         await wait_for(lambda: "Completed" in w.filter_bar.status_buttons["COMPLETED"].text() and any(ch.isdigit() for ch in w.filter_bar.status_buttons["COMPLETED"].text()))
         w._header_clicked(3)
         w._header_clicked(3)  # newest first
@@ -157,6 +160,8 @@ async def shoot(out: Path, tmp: Path) -> None:
         select_tab(w.detail, "Timeline")
         await show_detail(w, "batch-import-2026", "Timeline")
         save(w, out, "detail_timeline")
+        await show_detail(w, "thumbnails-12", "Timeline")
+        save(w, out, "timeline_retries")
         await show_detail(w, ids["failed"], "Failure")
         save(w, out, "failure")
 
@@ -235,11 +240,26 @@ async def shoot(out: Path, tmp: Path) -> None:
         save(w, out, "main_window_dark")
         app.setPalette(old_palette)
         worker.stop()  # the hosted worker serves the hub alone (the two would share its work items)
+        await shoot_first_start(w, out)
         await shoot_worker_panel(w, out)
         w.close()
     finally:
         worker.stop()
         emulator.stop()
+
+
+async def shoot_first_start(w: Any, out: Path) -> None:
+    """What a new user sees: an empty task hub, no worker, nothing selected."""
+    w.hub_edit.setText("fresh")
+    w._connect_clicked()
+    await wait_for(lambda: w.connection_state == "connected" and w.profile is not None and w.profile.taskhub == "fresh")
+    await wait_for(lambda: not w.model.is_loading and w.empty_label.isVisible())
+    w.detail.clear()
+    await settle(0.3)
+    save(w, out, "first_start")
+    w.hub_edit.setText("default")
+    w._connect_clicked()
+    await wait_for(lambda: w.connection_state == "connected" and w.profile.taskhub == "default")
 
 
 async def shoot_worker_panel(w: Any, out: Path) -> None:

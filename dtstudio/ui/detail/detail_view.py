@@ -106,6 +106,7 @@ class InstanceDetailView(QWidget):
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.banner.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.overview = OverviewPane()
@@ -133,6 +134,7 @@ class InstanceDetailView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
+        layout.addStretch(0)  # takes the room while the tabs are hidden (nothing selected)
 
         self.overview.open_instance_requested.connect(self._open_other)
         self.history_pane.open_instance_requested.connect(self._open_other)
