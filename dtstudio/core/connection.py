@@ -165,6 +165,11 @@ def _grpc_details(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 
+def _is_local(endpoint: str) -> bool:
+    host = endpoint.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]").lower()
+    return host in ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+
+
 def describe_error(exc: BaseException, profile: ConnectionProfile | None = None, *, connecting: bool = False) -> str:
     """Turn any backend/client failure into one or two plain sentences."""
     where = "the backend"
@@ -183,7 +188,11 @@ def describe_error(exc: BaseException, profile: ConnectionProfile | None = None,
     code = grpc_code_name(exc)
     details = _grpc_details(exc)
     if code == "UNAVAILABLE":
-        return f"Cannot reach {where}. Is it running, and is the address right? ({details})"
+        text = f"Cannot reach {where}. Is it running, and is the address right? ({details})"
+        if connecting and profile is not None and profile.kind is BackendKind.EMULATOR and _is_local(profile.endpoint):
+            text += (" To run the DTS emulator: docker run -p 8080:8080 mcr.microsoft.com/dts/dts-emulator:latest"
+                     " — or use the 'Embedded emulator' connection, which needs nothing else.")
+        return text
     if code == "NOT_FOUND":
         if connecting or "task hub" in details.lower() or "taskhub" in details.lower():
             return f"The task hub '{hub}' does not exist on {where}. ({details})"

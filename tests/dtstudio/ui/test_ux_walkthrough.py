@@ -177,3 +177,13 @@ def test_a_running_instance_has_no_pending_hint(window: Any, sync_client: Any, w
     window.table.selectRow(window.model.row_of("served-1"))
     qtbot.waitUntil(lambda: window.detail.facts() is not None and window.detail.facts().status == "Running", timeout=10_000)
     assert not window.detail.banner.isVisible()
+
+
+def test_unreachable_local_emulator_says_how_to_start_one(make_window: Any, qtbot: Any) -> None:
+    w = make_window()
+    w.show()
+    w.store.upsert(ConnectionProfile("local dts", BackendKind.EMULATOR, f"http://localhost:{_free_port()}", "default"))
+    w.connect_to("local dts")
+    qtbot.waitUntil(lambda: w.connection_state == "error", timeout=15_000)
+    assert "docker run -p 8080:8080 mcr.microsoft.com/dts/dts-emulator:latest" in w.banner.text()
+    assert "Embedded emulator" in w.banner.text()
