@@ -23,12 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dtstudio.core.action_applicability import why_not_applicable
 from dtstudio.core.connection import describe_error
 from dtstudio.core.instance_filter import InstanceFilter
 from dtstudio.core.profiles import ConnectionProfile, ProfileStore
 from dtstudio.core.taskhub_service import TaskHubService
 from dtstudio.qtmodels.instance_status_colors import palette_is_dark
-from dtstudio.qtmodels.instance_table_model import InstanceTableModel
+from dtstudio.qtmodels.instance_table_model import InstanceTableModel, status_name
 from dtstudio.ui.async_tasks import TaskRunner
 from dtstudio.ui.batch_dialog import BatchDialog
 from dtstudio.ui.connection_handling import ConnectionHandling
@@ -211,6 +212,7 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         self.model.rows_loaded.connect(self._rows_loaded)
         self.model.rows_replaced.connect(self._restore_selection)
         self.model.loading_changed.connect(self._loading_changed)
+        self.model.dataChanged.connect(lambda *_a: self._update_action_state())  # a selected row's status changed
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.auto_refresh.currentIndexChanged.connect(self._auto_refresh_changed)
         self.connect_action.triggered.connect(self._connect_clicked)
@@ -285,6 +287,8 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         m = menu.addMenu("&View")
         m.addAction(self.act_utc)
         self._build_worker_menu(menu.addMenu("&Worker"))
+        self._status_actions = {"raise_event": self.act_raise, "suspend": self.act_suspend, "resume": self.act_resume,
+                                "terminate": self.act_terminate, "rewind": self.act_rewind, "purge": self.act_purge}
         self.instance_actions = [self.act_raise, self.act_suspend, self.act_resume, self.act_terminate,
                                  self.act_restart, self.act_rewind, self.act_purge, self.act_copy]
 
@@ -418,9 +422,21 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
 
     def _update_action_state(self) -> None:
         connected = self.service is not None
-        has_sel = bool(self.table.selectionModel().hasSelection()) if self.table.selectionModel() else False
+        sel_model = self.table.selectionModel()
+        has_sel = bool(sel_model.hasSelection()) if sel_model else False
         for a in self.instance_actions:
             a.setEnabled(connected and has_sel)
+        # An action none of the selected instances can take is disabled, and its tooltip says why.
+        statuses = [status_name(self.model.state_at(i.row())) for i in sel_model.selectedRows()] if has_sel else []
+        for key, action in self._status_actions.items():
+            base = action.statusTip()
+            reasons = [why_not_applicable(key, st) for st in statuses]
+            if connected and statuses and all(reasons):
+                action.setEnabled(False)
+                action.setToolTip(f"{base}: not possible, the selected instance is {reasons[0]}"
+                                  if len(statuses) == 1 else f"{base}: not possible for any selected instance")
+            else:
+                action.setToolTip(f"{base} ({action.shortcut().toString()})" if not action.shortcut().isEmpty() else base)
         self.act_copy.setEnabled(has_sel)
         self.act_start.setEnabled(connected)
         self.act_purge_filter.setEnabled(connected)

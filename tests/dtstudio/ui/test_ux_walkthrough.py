@@ -187,3 +187,22 @@ def test_unreachable_local_emulator_says_how_to_start_one(make_window: Any, qtbo
     qtbot.waitUntil(lambda: w.connection_state == "error", timeout=15_000)
     assert "docker run -p 8080:8080 mcr.microsoft.com/dts/dts-emulator:latest" in w.banner.text()
     assert "Embedded emulator" in w.banner.text()
+
+
+def test_actions_that_cannot_apply_to_the_selection_are_disabled(window: Any, sync_client: Any, worker: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("hello_sequence", input="a", instance_id="st-done")
+    sync_client.wait_for_orchestration_completion("st-done", timeout=15)
+    sync_client.schedule_new_orchestration("approval_workflow", instance_id="st-running")
+    sync_client.wait_for_orchestration_start("st-running", timeout=15)
+    _wait_listed(qtbot, window, ["st-done", "st-running"])
+    qtbot.waitUntil(lambda: "Running" in str(window.model.data(window.model.index(window.model.row_of("st-running"), 2))),
+                    timeout=10_000)
+    _select(window, ["st-done"])
+    assert not window.act_terminate.isEnabled() and not window.act_suspend.isEnabled()
+    assert not window.act_resume.isEnabled() and not window.act_rewind.isEnabled()
+    assert window.act_purge.isEnabled() and window.act_restart.isEnabled()
+    assert "already completed" in window.act_terminate.toolTip()
+    _select(window, ["st-running"])
+    assert window.act_terminate.isEnabled() and window.act_suspend.isEnabled() and not window.act_purge.isEnabled()
+    _select(window, ["st-done", "st-running"])
+    assert window.act_terminate.isEnabled() and window.act_purge.isEnabled()
