@@ -2,7 +2,8 @@
 
 A profiling aid for ``bench/throughput.py`` findings, not part of the product:
 ``python bench/_emulator_stats.py --port P --db FILE``. Counts and times SQLite commits, the time callers
-spend inside ``Engine.write`` (lock wait + apply + waiting for the group commit), and every RPC.
+spend inside ``Engine.write`` (lock wait + apply + waiting for the group commit), and every RPC; wall time
+and the calling thread's CPU time (``time.thread_time``) of each.
 """
 
 from __future__ import annotations
@@ -25,19 +26,23 @@ from durabletask.emulator import store as store_module
 _lock = threading.Lock()
 _count: collections.Counter[str] = collections.Counter()
 _seconds: collections.Counter[str] = collections.Counter()
+_cpu: collections.Counter[str] = collections.Counter()
 
 
 def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
+        cpu_started = time.thread_time()
         try:
             return fn(*args, **kwargs)
         finally:
             elapsed = time.perf_counter() - started
+            cpu = time.thread_time() - cpu_started
             with _lock:
                 _count[name] += 1
                 _seconds[name] += elapsed
+                _cpu[name] += cpu
     return wrapper
 
 
@@ -85,9 +90,10 @@ def main() -> int:
     server.stop(grace=1.0)
     cpu = os.times()
     print(f"emulator process CPU: user {cpu.user:.2f} s, system {cpu.system:.2f} s")
-    print(f"{'what':<40}{'count':>10}{'total s':>10}{'mean ms':>10}")
+    print(f"{'what':<40}{'count':>10}{'total s':>10}{'mean ms':>10}{'CPU s':>10}{'CPU ms':>10}")
     for name, count in sorted(_count.items(), key=lambda kv: -_seconds[kv[0]]):
-        print(f"{name:<40}{count:>10}{_seconds[name]:>10.2f}{1000 * _seconds[name] / count:>10.3f}")
+        print(f"{name:<40}{count:>10}{_seconds[name]:>10.2f}{1000 * _seconds[name] / count:>10.3f}"
+              f"{_cpu[name]:>10.2f}{1000 * _cpu[name] / count:>10.3f}")
     return 0
 
 

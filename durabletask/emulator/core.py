@@ -70,6 +70,7 @@ class EngineCore:
         self._committing = False
         self._db_waiters = 0
         self._retry_after_commit = False
+        self._aborted: set[int] = set()  # epochs rolled back after an internal error
         self._tx_open = False
         self._tx_began = 0.0
         self._arrivals = 0
@@ -122,7 +123,7 @@ class EngineCore:
                 orphans.append(rid)
                 continue
             ev = pb.HistoryEvent.FromString(data)
-            inst.inbox.append(InboxItem(rid, exec_id, vis, ev, ev.WhichOneof("eventType") or ""))
+            inst.inbox.append(InboxItem(rid, exec_id, vis, ev, ev.WhichOneof("eventType") or "", data))
         stale_acts: list[int] = []
         for aid, hub, iid, exec_id, data in self.store.activity_rows():
             inst = self.insts.get((hub, iid))
@@ -130,7 +131,7 @@ class EngineCore:
                 stale_acts.append(aid)
                 continue
             req = pb.ActivityRequest.FromString(data)
-            act = Act(aid, hub, iid, exec_id, data, req.name)
+            act = Act(aid, hub, iid, exec_id, data, req.name, req.taskId)
             self.acts[aid] = act
             self._ready_a.append(act)
         if orphans or stale_acts:
@@ -167,6 +168,7 @@ class EngineCore:
             if self._ready_to_commit(epoch):  # the last writer of a burst commits for all of it
                 self._commit_locked()
             if self._committed >= epoch:
+                self._check_committed(epoch)
                 return result
         # Wait outside the lock. Only the transaction's first writer polls for the batch window; the
         # others sleep until the commit sets the epoch's event.
@@ -178,6 +180,9 @@ class EngineCore:
                     self._commit_locked()
                 if self._committed >= epoch:
                     break
+        if self._aborted:
+            with self.lock:
+                self._check_committed(epoch)
         return result
 
     def _ready_to_commit(self, epoch: int, poll: bool = False) -> bool:
@@ -203,47 +208,47 @@ class EngineCore:
                 self._db_waiters -= 1
 
     def _apply(self, fn: Callable[[Post], T], background: bool = False) -> tuple[T, int]:
-        """Under the lock: run ``fn`` in a savepoint of the open transaction.
+        """Under the lock: run ``fn`` in the open transaction (beginning one if none is open).
 
+        No savepoint per operation (each costs two statements, and every statement hands the GIL
+        around): a refused request raises before it writes anything, which the connection's change
+        counter confirms. An operation that fails after writing rolls back its whole batch; the
+        batch's other callers then get UNAVAILABLE (their work is redelivered or retried).
         ``background``: nobody waits for this change, so the committer thread commits it.
         """
         self._wait_db()
-        alone = not self._tx_open  # first in its transaction: no savepoint needed to undo it alone
+        alone = not self._tx_open
         if alone:
             self.store.begin()
             self._tx_open = True
             self._tx_began = time.monotonic()
-        else:
-            self.store.savepoint()
         if background:
             self._tx_cv.notify()
         post: Post = []
+        changes = self.store.total_changes
         try:
             result = fn(post)
-        except EmulatorError:  # refused requests change nothing
-            self._undo(alone)
+        except EmulatorError:
+            if self.store.total_changes == changes:  # refused before changing anything
+                if alone:
+                    self.store.rollback()
+                    self._tx_open = False
+                raise
+            log.error("a refused write operation had already changed the database; rolling back its batch")
+            self._abort_batch()
             raise
         except BaseException:
-            self._undo(alone)
-            log.exception("internal error in a write operation; reloading state from the database")
-            self._reload_after_error()
+            log.exception("internal error in a write operation; rolling back its batch and reloading state")
+            self._abort_batch()
             raise
-        if not alone:
-            self.store.release()
         self._post.extend(post)
         return result, self._epoch
 
-    def _undo(self, alone: bool) -> None:
-        if alone:
-            self.store.rollback()
-            self._tx_open = False
-        else:
-            self.store.rollback_savepoint()
-
-    def _reload_after_error(self) -> None:
-        if self._tx_open:
-            self.store.commit()
+    def _abort_batch(self) -> None:
+        """Under the lock: roll back the open transaction, fail its writers, reload from the database."""
+        self.store.rollback()
         self._tx_open = False
+        self._aborted.add(self._epoch)
         self._committed = self._epoch
         self._epoch += 1
         done, self._epoch_done = self._epoch_done, threading.Event()
@@ -251,6 +256,10 @@ class EngineCore:
         self._load()
         done.set()
         self._done_cv.notify_all()
+
+    def _check_committed(self, epoch: int) -> None:
+        if epoch in self._aborted:
+            raise Unavailable("the emulator rolled this change back after an internal error; retry it")
 
     def _commit_loop(self) -> None:
         with self.lock:

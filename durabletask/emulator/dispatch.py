@@ -24,6 +24,10 @@ log = logging.getLogger("durabletask.emulator")
 _WORK_ITEM_ORCH_TAG = 0x0A  # WorkItem.orchestratorRequest = 1
 _WORK_ITEM_ACT_TAG = 0x12  # WorkItem.activityRequest = 2
 _WORK_ITEM_TOKEN_TAG = 0x52  # WorkItem.completionToken = 10
+_REQ_INSTANCE_TAG = 0x0A  # OrchestratorRequest.instanceId = 1
+_REQ_EXECUTION_TAG = 0x12  # OrchestratorRequest.executionId = 2 (StringValue)
+_REQ_NEW_EVENTS_TAG = 0x22  # OrchestratorRequest.newEvents = 4
+_STRING_VALUE_TAG = 0x0A  # StringValue.value = 1
 
 
 class Dispatcher(Router):
@@ -131,9 +135,15 @@ class Dispatcher(Router):
         row = inst.row
         started = rt.event(now, orchestratorStarted=pb.OrchestratorStartedEvent())
         events = [started, *(it.event for it in items)]
-        req = pb.OrchestratorRequest(instanceId=row.instance_id, newEvents=events)
-        req.executionId.value = row.execution_id
-        body = req.SerializeToString() + bytes(inst.blob)
+        event_bytes = [started.SerializeToString(),
+                       *(it.data if it.data else it.event.SerializeToString() for it in items)]
+        # OrchestratorRequest built from cached bytes: instanceId, executionId, newEvents, pastEvents.
+        exec_id = row.execution_id.encode()
+        parts = [field_bytes(_REQ_INSTANCE_TAG, row.instance_id.encode()) if row.instance_id else b"",
+                 field_bytes(_REQ_EXECUTION_TAG, field_bytes(_STRING_VALUE_TAG, exec_id) if exec_id else b"")]
+        parts.extend(field_bytes(_REQ_NEW_EVENTS_TAG, e) for e in event_bytes)
+        parts.append(inst.blob)
+        body = b"".join(parts)
         limit = self.options.max_history_size
         too_long = limit is not None and len(history) + len(events) > limit
         if (too_long or len(body) > self.options.max_work_item_bytes) and self._committing:
@@ -147,7 +157,8 @@ class Dispatcher(Router):
             self._apply(lambda post: self._force_fail(inst, rows, why, post), background=True)
             return None
         token = f"{self._nonce}o{next(self._counter)}"
-        lease = Lease(token, "o", stream, inst.key, now + int(self.options.lease_timeout * 1e6), rows, events)
+        lease = Lease(token, "o", stream, inst.key, now + int(self.options.lease_timeout * 1e6), rows, events,
+                      event_bytes=event_bytes)
         self.leases[token] = lease
         inst.lease = token
         stream.leases.add(token)

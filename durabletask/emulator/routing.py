@@ -43,13 +43,12 @@ class Router(EngineCore):
             inst = self.insts.get((act.hub, act.instance_id))
             if inst is None or inst.row.execution_id != act.execution_id or inst.row.status in rt.TERMINAL_STATUSES:
                 return True
-            req = pb.ActivityRequest.FromString(act.data)
             now = now_us()
             if resp.HasField("failureDetails"):
-                ev = rt.event(now, taskFailed=pb.TaskFailedEvent(taskScheduledId=req.taskId,
+                ev = rt.event(now, taskFailed=pb.TaskFailedEvent(taskScheduledId=act.task_id,
                                                                   failureDetails=resp.failureDetails))
             else:
-                done = pb.TaskCompletedEvent(taskScheduledId=req.taskId)
+                done = pb.TaskCompletedEvent(taskScheduledId=act.task_id)
                 if resp.HasField("result"):
                     done.result.CopyFrom(resp.result)
                 ev = rt.event(now, taskCompleted=done)
@@ -76,7 +75,7 @@ class Router(EngineCore):
                                    inst.parent(), row.tags, inst.trace())
             now = now_us()
             outcome = rt.apply_response(view, lease.events, resp, now)
-            self._apply_outcome(inst, lease.rows, outcome, now, post)
+            self._apply_outcome(inst, lease.rows, outcome, now, post, known=lease.event_bytes)
             return True
 
         return self.write(op)
@@ -87,7 +86,10 @@ class Router(EngineCore):
             gone = set(rows)
             inst.inbox = [it for it in inst.inbox if it.id not in gone]
 
-    def _apply_outcome(self, inst: Inst, rows: list[int], out: rt.Outcome, now: int, post: Post) -> None:
+    def _apply_outcome(self, inst: Inst, rows: list[int], out: rt.Outcome, now: int, post: Post,
+                       known: list[bytes] | None = None) -> None:
+        """Persist an outcome. ``known``: the serialized form of the first events of ``out.history``
+        (the dispatched new events, which :func:`~.runtime.apply_response` puts first)."""
         row = inst.row
         hub, iid = inst.key
         self._consume(inst, rows)
@@ -99,7 +101,8 @@ class Router(EngineCore):
             self._apply_continue_as_new(inst, out, now, post)
         else:
             history = self._ensure_history(inst)
-            data = [e.SerializeToString() for e in out.history]
+            skip = len(known) if known and len(known) <= len(out.history) else 0
+            data = [*(known[:skip] if known else ()), *(e.SerializeToString() for e in out.history[skip:])]
             self.store.append_history(hub, iid, len(history), data)
             inst.add_history(data)
             row.status = out.status
@@ -247,7 +250,7 @@ class Router(EngineCore):
         vis = now if visible_us is None else visible_us
         data = ev.SerializeToString()
         rid = self.store.add_inbox(inst.row.hub, inst.row.instance_id, exec_id, vis, data)
-        inst.inbox.append(InboxItem(rid, exec_id, vis, ev, ev.WhichOneof("eventType") or ""))
+        inst.inbox.append(InboxItem(rid, exec_id, vis, ev, ev.WhichOneof("eventType") or "", data))
         post.append(lambda: self._make_ready(inst))
 
     def _send(self, hub: str, msg: rt.Outbound, now: int, post: Post) -> None:
@@ -264,7 +267,7 @@ class Router(EngineCore):
     def _queue_activity(self, inst: Inst, req: pb.ActivityRequest, post: Post) -> None:
         data = req.SerializeToString()
         aid = self.store.add_activity(inst.row.hub, inst.row.instance_id, inst.row.execution_id, data)
-        act = Act(aid, inst.row.hub, inst.row.instance_id, inst.row.execution_id, data, req.name)
+        act = Act(aid, inst.row.hub, inst.row.instance_id, inst.row.execution_id, data, req.name, req.taskId)
         self.acts[aid] = act
 
         def ready() -> None:

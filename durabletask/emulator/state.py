@@ -56,6 +56,7 @@ class InboxItem:
     visible_us: int
     event: pb.HistoryEvent
     kind: str
+    data: bytes = b""  # the event's serialized bytes (reused in work items and history rows)
 
 
 @dataclass(slots=True, eq=False)
@@ -68,6 +69,7 @@ class Act:
     execution_id: str
     data: bytes
     name: str
+    task_id: int = 0
     lease: str | None = None
     not_before: int = 0
     removed: bool = False
@@ -85,6 +87,7 @@ class Lease:
     rows: list[int] = field(default_factory=list)
     events: list[pb.HistoryEvent] = field(default_factory=list)
     act: Act | None = None
+    event_bytes: list[bytes] = field(default_factory=list)  # ``events`` serialized, in the same order
 
 
 @dataclass(slots=True, eq=False)

@@ -241,6 +241,11 @@ class Store:
     def in_transaction(self) -> bool:
         return self._db.in_transaction
 
+    @property
+    def total_changes(self) -> int:
+        """Rows inserted, updated or deleted since the connection opened (detects partial writes)."""
+        return self._db.total_changes
+
     def begin(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 

@@ -100,3 +100,38 @@ def test_a_failure_while_building_a_work_item_does_not_lose_the_instance(make_se
     finally:
         s.close()
         channel.close()
+
+
+def test_a_write_that_fails_after_changing_the_database_rolls_back_its_batch(make_server):
+    import pytest
+
+    from durabletask.emulator.errors import InvalidArgument, Unavailable
+
+    server = make_server()
+    engine, store = server.engine, server.engine.store
+
+    def refused_late(post):
+        store.add_hub("half-written", 1)
+        raise InvalidArgument("refused after writing")
+
+    def broken(post):
+        store.add_hub("also-half-written", 1)
+        raise RuntimeError("a bug")
+
+    with pytest.raises(InvalidArgument):
+        engine.write(refused_late)
+    with pytest.raises(RuntimeError):
+        engine.write(broken)
+    with engine.lock:  # a good write sharing the batch with a broken one is rolled back and told so
+        _, epoch = engine._apply(lambda post: store.add_hub("batch-mate", 1))
+        with pytest.raises(RuntimeError):
+            engine._apply(broken)
+        with pytest.raises(Unavailable):
+            engine._check_committed(epoch)
+    assert not {"half-written", "also-half-written", "batch-mate"} & set(store.hubs())
+    channel, stub = _stub(server)
+    try:
+        start(stub, "orch")  # the engine keeps working
+        assert get_state(stub).exists
+    finally:
+        channel.close()
