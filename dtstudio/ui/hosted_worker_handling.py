@@ -112,6 +112,9 @@ class HostedWorkerHandling(_WindowPart):
         self._update_empty_label()  # its advice depends on whether a worker runs here
         if status.state is HostState.FAILED:
             self.statusBar().showMessage(f"Worker file: {status.message}", 10000)
+        elif status.state is HostState.RUNNING:
+            # Replaces an earlier "Import failed" line that would otherwise linger after the fix.
+            self.statusBar().showMessage(f"Worker running: {', '.join(self.hosted_orchestrator_names()) or 'no orchestrators'}", 5000)
 
     def _update_worker_actions(self) -> None:
         c = self.worker_controller

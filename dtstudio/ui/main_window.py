@@ -223,6 +223,8 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
             open_req.connect(self.open_instance)
         self._fill_profile_combo()
         self._build_worker_dock()
+        if hasattr(self.detail, "hosted_orchestrators"):
+            self.detail.hosted_orchestrators = self.hosted_orchestrator_names
 
     def _make_action(self, text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QAction:
         a = QAction(text, self)

@@ -11,6 +11,7 @@ import asyncio
 import html
 import logging
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -46,6 +47,8 @@ class InstanceDetailView(QWidget):
     loaded = Signal(str)
     """A load or refresh of this instance finished and is on screen."""
 
+    #: Set by the window: the orchestrator names the hosted worker serves (for the Pending hint).
+    hosted_orchestrators: Callable[[], list[str]] | None = None
     #: A Pending instance older than this gets a hint that no worker may be serving it.
     PENDING_HINT_AFTER_S = 5.0
     POLL_INTERVAL_MS = 1500
@@ -356,8 +359,12 @@ class InstanceDetailView(QWidget):
         if waited < self.PENDING_HINT_AFTER_S:
             return ""
         name = facts.name or "?"
-        return (f"Pending for {format_duration(waited)}: no worker has picked it up yet. A worker must serve this "
+        text = (f"Pending for {format_duration(waited)}: no worker has picked it up yet. A worker must serve this "
                 f"task hub with the orchestrator '{name}' registered (Worker \u25b8 Load worker file\u2026 hosts one here).")
+        hosted = self.hosted_orchestrators() if self.hosted_orchestrators is not None else []
+        if hosted and name not in hosted:
+            text += f" The hosted worker registers only: {', '.join(hosted)}."
+        return text
 
     def _rebuild_timeline(self, history: list[HistoryEvent]) -> None:
         if len(history) > _BACKGROUND_TIMELINE_EVENTS:

@@ -206,3 +206,24 @@ def test_actions_that_cannot_apply_to_the_selection_are_disabled(window: Any, sy
     assert window.act_terminate.isEnabled() and window.act_suspend.isEnabled() and not window.act_purge.isEnabled()
     _select(window, ["st-done", "st-running"])
     assert window.act_terminate.isEnabled() and window.act_purge.isEnabled()
+
+
+def test_pending_hint_names_what_the_hosted_worker_serves(window: Any, sync_client: Any, qtbot: Any, tmp_path: Any) -> None:
+    from dtstudio.core.worker_hosting import HostState
+
+    (tmp_path / "bad.py").write_text("import no_such_module_anywhere\n")
+    window.load_worker_file(tmp_path / "bad.py")
+    c = window.worker_controller
+    qtbot.waitUntil(lambda: not c.busy and c.status.state is HostState.FAILED, timeout=10_000)
+    assert "Import failed" in window.statusBar().currentMessage()
+    (tmp_path / "good.py").write_text(
+        "from durabletask import task\n\n\n@task.orchestrator\ndef deliver(ctx, x):\n    return x\n"
+    )
+    window.load_worker_file(tmp_path / "good.py")
+    qtbot.waitUntil(lambda: not c.busy and c.status.state is HostState.RUNNING, timeout=10_000)
+    assert "Import failed" not in window.statusBar().currentMessage()
+    window.detail.PENDING_HINT_AFTER_S = 0.0
+    sync_client.schedule_new_orchestration("not_hosted", instance_id="p-2")
+    _wait_listed(qtbot, window, ["p-2"])
+    window.table.selectRow(window.model.row_of("p-2"))
+    qtbot.waitUntil(lambda: "registers only: deliver" in window.detail.banner.text(), timeout=10_000)
