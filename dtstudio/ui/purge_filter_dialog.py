@@ -29,9 +29,9 @@ class PurgeFilterDialog(FormDialog):
         )
         self.resize(520, 300)
         now = QDateTime.currentDateTime()
-        self.use_from = QCheckBox("From", self)
+        self.use_from = QCheckBox("on or after", self)
         self.created_from = QDateTimeEdit(now.addDays(-7), self)
-        self.use_to = QCheckBox("Before", self)
+        self.use_to = QCheckBox("before", self)
         self.created_to = QDateTimeEdit(now, self)
         for edit in (self.created_from, self.created_to):
             edit.setCalendarPopup(True)
@@ -39,7 +39,7 @@ class PurgeFilterDialog(FormDialog):
             edit.setEnabled(False)
         self.use_from.toggled.connect(self.created_from.setEnabled)
         self.use_to.toggled.connect(self.created_to.setEnabled)
-        for check, edit, label in ((self.use_from, self.created_from, "Created from"), (self.use_to, self.created_to, "Created before")):
+        for check, edit, label in ((self.use_from, self.created_from, "Created"), (self.use_to, self.created_to, "Created")):
             row = QWidget(self)
             h = QHBoxLayout(row)
             h.setContentsMargins(0, 0, 0, 0)
