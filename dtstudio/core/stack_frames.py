@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["TraceChunk", "is_internal_frame", "split_trace"]
+__all__ = ["TraceChunk", "fold_internal_frames", "is_internal_frame", "split_trace"]
 
 _FRAME_RE = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+')
 # Path pieces that mark a frame as not the user's code.
@@ -80,3 +80,16 @@ def split_trace(trace: str) -> list[TraceChunk]:
         else:
             chunks.append(TraceChunk(text, internal, frames))
     return chunks
+
+
+def fold_internal_frames(trace: str) -> str:
+    """``trace`` with each run of SDK/runtime frames replaced by one "… N frames inside the SDK" line."""
+    out: list[str] = []
+    for chunk in split_trace(trace):
+        if chunk.internal:
+            indent = chunk.text[: len(chunk.text) - len(chunk.text.lstrip())]
+            noun = "frame" if chunk.frames == 1 else "frames"
+            out.append(f"{indent}\u2026 {chunk.frames} {noun} inside the Durable Task SDK hidden\n")
+        else:
+            out.append(chunk.text)
+    return "".join(out)

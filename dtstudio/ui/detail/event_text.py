@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dtstudio.core.json_text import pretty_json
+from dtstudio.core.stack_frames import fold_internal_frames
 from dtstudio.core.timeline import format_time
 from durabletask.history import HistoryEvent
 
-from .failure import failure_chain, failure_plain_text
+from .failure import FailureInfo, failure_chain, failure_plain_text
 
 __all__ = ["describe_event"]
 
@@ -62,6 +63,8 @@ def describe_event(event: HistoryEvent, position: int, utc: bool = True) -> str:
     chain = failure_chain(event.failure_details)
     if chain:
         lines.append("")
-        lines.append("Failure:")
-        lines.append(failure_plain_text(chain))
+        lines.append("Failure:  (stack frames inside the SDK are folded; the Failure tab's Copy keeps them)")
+        folded = [FailureInfo(i.error_type, i.message, fold_internal_frames(i.stack_trace) if i.stack_trace else None)
+                  for i in chain]
+        lines.append(failure_plain_text(folded))
     return "\n".join(lines)

@@ -51,3 +51,29 @@ def test_why_not_applicable() -> None:
     assert why_not_applicable("purge", "ORCHESTRATION_STATUS_PENDING") == "still pending; only finished instances can be purged"
     assert why_not_applicable("restart", "COMPLETED") is None
     assert why_not_applicable("terminate", None) is None
+
+
+def test_fold_internal_frames_keeps_user_frames() -> None:
+    from dtstudio.core.stack_frames import fold_internal_frames
+
+    folded = fold_internal_frames(TRACE)
+    assert "_replay" not in folded and "threading.py" not in folded
+    assert "  … 2 frames inside the Durable Task SDK hidden\n" in folded
+    assert "  … 1 frame inside the Durable Task SDK hidden\n" in folded
+    assert "orders.py" in folded and folded.endswith("durabletask.task.TaskFailedError: boom\n")
+
+
+def test_history_event_text_folds_sdk_frames(qapp: object) -> None:
+    from durabletask._proto import orchestrator_service_pb2 as pb
+    from durabletask.history import HistoryEvent
+
+    from dtstudio.ui.detail.event_text import describe_event
+
+    ev = pb.HistoryEvent(eventId=-1)
+    ev.taskFailed.taskScheduledId = 1
+    ev.taskFailed.failureDetails.errorType = "builtins.ValueError"
+    ev.taskFailed.failureDetails.errorMessage = "boom"
+    ev.taskFailed.failureDetails.stackTrace.value = TRACE
+    text = describe_event(HistoryEvent.from_proto(ev), 0)
+    assert "builtins.ValueError: boom" in text and "orders.py" in text
+    assert "_replay" not in text and "frames inside the Durable Task SDK hidden" in text
