@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal

@@ -92,7 +92,7 @@ def _trace_html(trace: str, show_internal: bool) -> tuple[str, int]:
 
 def short_type(error_type: str) -> str:
     """``builtins.ValueError`` → ``ValueError`` (other qualified names stay as they are)."""
-    return error_type[len("builtins."):] if error_type.startswith("builtins.") else error_type
+    return error_type.removeprefix("builtins.")
 
 
 def failure_html(chain: list[FailureInfo], *, show_internal: bool = True) -> str:

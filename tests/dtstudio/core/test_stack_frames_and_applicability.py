@@ -64,10 +64,9 @@ def test_fold_internal_frames_keeps_user_frames() -> None:
 
 
 def test_history_event_text_folds_sdk_frames(qapp: object) -> None:
+    from dtstudio.ui.detail.event_text import describe_event
     from durabletask._proto import orchestrator_service_pb2 as pb
     from durabletask.history import HistoryEvent
-
-    from dtstudio.ui.detail.event_text import describe_event
 
     ev = pb.HistoryEvent(eventId=-1)
     ev.taskFailed.taskScheduledId = 1
