@@ -25,7 +25,7 @@ from dtstudio.qtmodels.timeline_model import TimelineModel
 from durabletask.history import HistoryEvent
 
 from .background import BackgroundCalls
-from .failure import FailurePane
+from .failure import FailurePane, failure_chain, short_type
 from .history_pane import HistoryPane
 from .overview import STATUS_COLORS, InstanceFacts, OverviewPane, gather_facts
 from .payloads import PayloadView
@@ -131,6 +131,10 @@ class InstanceDetailView(QWidget):
             (self.timeline_pane, "Timeline"),
         ):
             self.tabs.addTab(widget, label)
+        # Alt+1 … Alt+7 pick a tab from anywhere in the window (keyboard-only use).
+        for i in range(self.tabs.count()):
+            QShortcut(QKeySequence(f"Alt+{i + 1}"), self, lambda i=i: self.tabs.setCurrentIndex(i))
+            self.tabs.setTabToolTip(i, f"Alt+{i + 1}")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -311,7 +315,11 @@ class InstanceDetailView(QWidget):
         if facts.failure is None:
             facts.failure = _history_failure(self._events)
         self._facts = facts
-        self._set_banner(self._pending_hint(facts), error=False)
+        failed_line = self._failure_line(facts)
+        if failed_line:
+            self._set_banner(failed_line, error=True)
+        else:
+            self._set_banner(self._pending_hint(facts), error=False)
         self.title.setText(
             f"<b>{html.escape(facts.instance_id or instance_id)}</b>"
             + (f" &nbsp;<span style='color:gray'>{html.escape(facts.name)}</span>" if facts.name else "")
@@ -342,6 +350,20 @@ class InstanceDetailView(QWidget):
             )
             self._schedule_poll(self.POLL_INTERVAL_MS)
         self.loaded.emit(instance_id)
+
+    def _failure_line(self, facts: InstanceFacts) -> str:
+        """One line at the top for a failed instance: the root cause (details on the Failure tab)."""
+        if facts.status != "Failed" or facts.failure is None:
+            return ""
+        chain = failure_chain(facts.failure)
+        if not chain:
+            return ""
+        root = chain[-1]
+        message = root.message.strip().splitlines()[0] if root.message.strip() else ""
+        if len(message) > 300:
+            message = message[:299] + "\u2026"
+        text = short_type(root.error_type) + (f": {message}" if message else "")
+        return f"Failed with {text}  \u2014 stack traces on the Failure tab (Alt+5)."
 
     def _pending_hint(self, facts: InstanceFacts) -> str:
         """Why a Pending instance may not move: nobody serves its orchestrator (empty when not stuck)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QItemSelectionModel, Qt
 
 from dtstudio.core.profiles import BackendKind, ConnectionProfile
 
@@ -109,7 +109,6 @@ def test_failure_view_leads_with_the_root_cause_and_folds_sdk_frames(window: Any
 
 
 def test_keyboard_tab_leaves_the_list_and_esc_clears_the_search(window: Any, sync_client: Any, qtbot: Any) -> None:
-    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
     for iid in ("k-apple", "k-berry"):
@@ -227,3 +226,17 @@ def test_pending_hint_names_what_the_hosted_worker_serves(window: Any, sync_clie
     _wait_listed(qtbot, window, ["p-2"])
     window.table.selectRow(window.model.row_of("p-2"))
     qtbot.waitUntil(lambda: "registers only: deliver" in window.detail.banner.text(), timeout=10_000)
+
+
+def test_a_failed_instance_says_why_at_the_top_and_alt_digit_picks_tabs(window: Any, sync_client: Any, worker: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("failing_workflow", input=3000, instance_id="top-fail")
+    sync_client.wait_for_orchestration_completion("top-fail", timeout=15)
+    _wait_listed(qtbot, window, ["top-fail"])
+    window.table.selectRow(window.model.row_of("top-fail"))
+    detail = window.detail
+    qtbot.waitUntil(lambda: "Failed with ValueError: card declined: amount 3000.00" in detail.banner.text(), timeout=10_000)
+    assert "Failure tab (Alt+5)" in detail.banner.text()
+    window.activateWindow()
+    window.table.setFocus()
+    qtbot.keyClick(window.table, "5", modifier=Qt.KeyboardModifier.AltModifier)
+    assert detail.tabs.currentIndex() == detail.TAB_FAILURE
