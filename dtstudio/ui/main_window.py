@@ -223,6 +223,9 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
             open_req.connect(self.open_instance)
         self._fill_profile_combo()
         self._build_worker_dock()
+        own_f5 = getattr(self.detail, "refresh_shortcut", None)
+        if own_f5 is not None:
+            own_f5.setEnabled(False)  # the window's F5 refreshes the list and the detail
         if hasattr(self.detail, "hosted_orchestrators"):
             self.detail.hosted_orchestrators = self.hosted_orchestrator_names
 

@@ -98,7 +98,9 @@ class InstanceDetailView(QWidget):
         self.refresh_button.setText("Refresh")
         self.refresh_button.setToolTip("Reload the state and history now (F5)")
         self.refresh_button.clicked.connect(self.refresh)
-        QShortcut(QKeySequence("F5"), self, self.refresh)
+        # F5 when the view stands alone; a window with its own F5 (which refreshes this view too) disables it,
+        # since two F5 shortcuts in one window cancel each other out (Qt calls that ambiguous).
+        self.refresh_shortcut = QShortcut(QKeySequence("F5"), self, self.refresh)
         top = QHBoxLayout()
         top.addWidget(self.back_button)
         top.addWidget(self.title, 1)

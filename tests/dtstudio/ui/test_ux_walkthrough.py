@@ -240,3 +240,33 @@ def test_a_failed_instance_says_why_at_the_top_and_alt_digit_picks_tabs(window: 
     window.table.setFocus()
     qtbot.keyClick(window.table, "5", modifier=Qt.KeyboardModifier.AltModifier)
     assert detail.tabs.currentIndex() == detail.TAB_FAILURE
+
+
+def test_f5_refreshes_from_the_list_and_from_the_detail(window: Any, sync_client: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("x", instance_id="f5-1")
+    _wait_listed(qtbot, window, ["f5-1"])
+    window.table.selectRow(window.model.row_of("f5-1"))
+    calls: list[int] = []
+    window.act_refresh.triggered.connect(lambda: calls.append(1))
+    window.activateWindow()
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_F5)
+    assert calls == [1]
+    window.detail.refresh_button.setFocus()
+    qtbot.keyClick(window.detail.refresh_button, Qt.Key.Key_F5)
+    assert calls == [1, 1]
+
+
+def test_no_two_enabled_shortcuts_share_a_key(window: Any) -> None:
+    from collections import Counter
+
+    from PySide6.QtGui import QAction, QShortcut
+
+    keys: list[str] = []
+    for action in window.findChildren(QAction):
+        keys += [k.toString() for k in action.shortcuts() if not k.isEmpty()]
+    for shortcut in window.findChildren(QShortcut):
+        if shortcut.isEnabled() and not shortcut.key().isEmpty():
+            keys.append(shortcut.key().toString())
+    dupes = [k for k, n in Counter(keys).items() if n > 1]
+    assert dupes == [], f"ambiguous shortcuts (Qt fires neither): {dupes}"
