@@ -92,6 +92,8 @@ class Router(EngineCore):
         (the dispatched new events, which :func:`~.runtime.apply_response` puts first)."""
         row = inst.row
         hub, iid = inst.key
+        before = (row.execution_id, row.version, row.status, row.completed_us, row.input, row.output,
+                  row.failure, row.parent)
         self._consume(inst, rows)
         row.custom_status = out.custom_status
         row.updated_us = now
@@ -123,7 +125,11 @@ class Router(EngineCore):
                 self._terminate_children(inst, out.terminate_children, now, post)
             if out.terminal:
                 self._finish(inst, out.notify_parent, now, post)
-        self.store.update_runtime(row)
+        if before == (row.execution_id, row.version, row.status, row.completed_us, row.input, row.output,
+                      row.failure, row.parent):
+            self.store.update_progress(row)  # the common step: status unchanged, indexes untouched
+        else:
+            self.store.update_runtime(row)
         post.append(lambda: self._after_change(inst))
 
     def _after_change(self, inst: Inst) -> None:

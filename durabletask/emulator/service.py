@@ -56,21 +56,32 @@ class SidecarService:
         self.engine = engine
         self.taskhubs = None if not taskhubs else frozenset(taskhubs)
         self.token = token
+        self._expected_auth = f"Bearer {token}".encode() if token is not None else b""
         self.health_ping_interval = health_ping_interval
 
     # -------------------------------------------------------------------------- call context
     def enter(self, context: grpc.ServicerContext) -> str:
         """Check the caller's token and return its task hub (NOT_FOUND for an unknown hub)."""
-        md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        if self.token is not None:
-            given = md.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
-                raise Unauthenticated("missing or wrong bearer token (send 'authorization: Bearer <token>')")
-        hub = md.get("taskhub") or DEFAULT_TASK_HUB
+        hub = ""
+        given = ""
+        debug = log.isEnabledFor(logging.DEBUG)
+        for key, value in context.invocation_metadata() or ():
+            if key == "taskhub":
+                if isinstance(value, str):
+                    hub = value
+            elif key == "authorization":
+                if isinstance(value, str):
+                    given = value
+        if self.token is not None and not hmac.compare_digest(given.encode(), self._expected_auth):
+            raise Unauthenticated("missing or wrong bearer token (send 'authorization: Bearer <token>')")
+        hub = hub or DEFAULT_TASK_HUB
         if self.taskhubs is not None and hub not in self.taskhubs:
             raise NotFound(f"Task hub not found: {hub}")
-        if log.isEnabledFor(logging.DEBUG) and ("x-user-agent" in md or "workerid" in md):
-            log.debug("call on hub %r from %s worker %s", hub, md.get("x-user-agent", "?"), md.get("workerid", "-"))
+        if debug:
+            md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+            if "x-user-agent" in md or "workerid" in md:
+                log.debug("call on hub %r from %s worker %s", hub, md.get("x-user-agent", "?"),
+                          md.get("workerid", "-"))
         return hub
 
     # ----------------------------------------------------------------------------- plumbing

@@ -289,6 +289,11 @@ class Store:
         self._db.execute(f"INSERT OR REPLACE INTO instances ({_INSTANCE_COLUMNS}) "
                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row.values())
 
+    def update_progress(self, row: InstanceRow) -> None:
+        """Write only the update time and custom status (no indexed column changes: no index writes)."""
+        self._db.execute("UPDATE instances SET updated_us=?, custom_status=? WHERE hub=? AND instance_id=?",
+                         (row.updated_us, row.custom_status, row.hub, row.instance_id))
+
     def update_runtime(self, row: InstanceRow) -> None:
         """Write the fields a completion changes."""
         self._db.execute(
