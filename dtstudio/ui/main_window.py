@@ -256,6 +256,12 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         self.act_purge = mk("Purge…", lambda: self.open_action_dialog("purge"), QKeySequence.StandardKey.Delete, "Delete finished instances and history")
         self.act_purge_filter = mk("Purge by filter…", self.open_purge_filter_dialog, None, "Delete many finished instances by date and status")
         self.act_copy = mk("Copy instance ID", self.copy_selected_ids, QKeySequence.StandardKey.Copy, "Copy the selected IDs")
+        # Ctrl+C copies IDs only while the list has focus; elsewhere it copies the selected text as usual.
+        # Likewise Delete (purge) acts on the list only, never on a key meant for another pane.
+        for list_action in (self.act_copy, self.act_purge):
+            self.removeAction(list_action)
+            list_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.table.addAction(list_action)
         self.act_connections = mk("Connections…", self.open_connection_dialog, QKeySequence("Ctrl+K"), "Edit saved connections")
         self.act_utc = mk("Show times in UTC", self.set_utc_from_action, QKeySequence("Ctrl+U"), "Switch between local time and UTC")
         self.act_utc.setCheckable(True)

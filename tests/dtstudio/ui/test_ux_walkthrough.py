@@ -270,3 +270,42 @@ def test_no_two_enabled_shortcuts_share_a_key(window: Any) -> None:
             keys.append(shortcut.key().toString())
     dupes = [k for k, n in Counter(keys).items() if n > 1]
     assert dupes == [], f"ambiguous shortcuts (Qt fires neither): {dupes}"
+
+
+def test_ctrl_c_copies_ids_in_the_list_and_text_elsewhere(window: Any, sync_client: Any, qtbot: Any) -> None:
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    sync_client.schedule_new_orchestration("x", instance_id="cp-1", input={"hello": "world"})
+    _wait_listed(qtbot, window, ["cp-1"])
+    window.table.selectRow(window.model.row_of("cp-1"))
+    qtbot.waitUntil(lambda: window.detail.current_instance_id() == "cp-1", timeout=10_000)
+    window.activateWindow()
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_C, modifier=Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "cp-1"
+    window.detail.tabs.setCurrentIndex(1)
+    editor = window.detail.input_view.findChildren(QPlainTextEdit)[0]
+    qtbot.waitUntil(lambda: "world" in editor.toPlainText(), timeout=10_000)
+    editor.setFocus()
+    editor.selectAll()
+    qtbot.keyClick(editor, Qt.Key.Key_C, modifier=Qt.KeyboardModifier.ControlModifier)
+    assert "world" in QGuiApplication.clipboard().text()
+
+
+def test_delete_key_purges_only_from_the_list(window: Any, sync_client: Any, qtbot: Any) -> None:
+    sync_client.schedule_new_orchestration("x", instance_id="del-1")
+    sync_client.terminate_orchestration("del-1")
+    qtbot.waitUntil(lambda: sync_client.get_orchestration_state("del-1").runtime_status.name == "TERMINATED", timeout=10_000)
+    _wait_listed(qtbot, window, ["del-1"])
+    window.table.selectRow(window.model.row_of("del-1"))
+    window.activateWindow()
+    window.detail.tabs.setCurrentIndex(window.detail.TAB_HISTORY)
+    history_table = window.detail.history_pane.table
+    history_table.setFocus()
+    qtbot.keyClick(history_table, Qt.Key.Key_Delete)
+    assert window.active_dialog is None
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_Delete)
+    assert window.active_dialog is not None and window.active_dialog.windowTitle() == "Purge"
+    window.active_dialog.reject()
