@@ -233,6 +233,8 @@ async def shoot(out: Path, tmp: Path) -> None:
             (QPalette.ColorRole.Mid, "#5f6368"),
         ):
             dark.setColor(role, QColor(color))
+        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText, QPalette.ColorRole.Text):
+            dark.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6f7378"))  # disabled controls look disabled
         app.setPalette(dark)
         w.refresh()
         await wait_for(lambda: not w.model.is_loading)

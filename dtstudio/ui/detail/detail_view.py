@@ -14,13 +14,14 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 from dtstudio.core.formatting import format_duration
 from dtstudio.core.timeline import Timeline, build_timeline, format_time
 from dtstudio.qtmodels.history_model import HistoryTableModel
+from dtstudio.qtmodels.instance_status_colors import palette_is_dark
 from dtstudio.qtmodels.timeline_model import TimelineModel
 from durabletask.history import HistoryEvent
 
@@ -434,10 +435,12 @@ class InstanceDetailView(QWidget):
     def _set_banner(self, text: str, *, error: bool) -> None:
         self.banner.setVisible(bool(text))
         self.banner.setText(text)
+        self._banner_error = error
+        dark = palette_is_dark(self.palette())
+        error_style = ("background:#5c1f1f; color:#ffd7d7; padding:6px; border-radius:3px" if dark
+                       else "background:#fdecea; color:#b71c1c; padding:6px; border-radius:3px")
         self.banner.setStyleSheet(
-            "background:#fdecea; color:#b71c1c; padding:6px; border-radius:3px"
-            if error
-            else "background:palette(alternate-base); padding:6px; border-radius:3px"
+            error_style if error else "background:palette(alternate-base); padding:6px; border-radius:3px"
         )
 
     def _show_placeholder(self, text: str, *, error: bool = False) -> None:
@@ -467,6 +470,11 @@ class InstanceDetailView(QWidget):
         else:
             self.tabs.show()
         self._set_banner(text, error=error)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange) and hasattr(self, "banner"):
+            self._set_banner(self.banner.text(), error=getattr(self, "_banner_error", False))
+        super().changeEvent(event)
 
     # ----- visibility drives polling ----------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:

@@ -309,3 +309,17 @@ def test_delete_key_purges_only_from_the_list(window: Any, sync_client: Any, qtb
     qtbot.keyClick(window.table, Qt.Key.Key_Delete)
     assert window.active_dialog is not None and window.active_dialog.windowTitle() == "Purge"
     window.active_dialog.reject()
+
+
+def test_failure_banner_follows_a_dark_palette(window: Any, sync_client: Any, worker: Any, qtbot: Any) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    sync_client.schedule_new_orchestration("failing_workflow", input=3000, instance_id="dark-fail")
+    sync_client.wait_for_orchestration_completion("dark-fail", timeout=15)
+    _wait_listed(qtbot, window, ["dark-fail"])
+    window.table.selectRow(window.model.row_of("dark-fail"))
+    banner = window.detail.banner
+    qtbot.waitUntil(lambda: "Failed with" in banner.text(), timeout=10_000)
+    assert "#fdecea" in banner.styleSheet()
+    window.setPalette(QPalette(QColor("#2b2c2f"), QColor("#202124")))
+    qtbot.waitUntil(lambda: "#5c1f1f" in banner.styleSheet(), timeout=2_000)
