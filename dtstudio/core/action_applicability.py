@@ -38,4 +38,6 @@ def why_not_applicable(action: str, status: str | None) -> str | None:
         return f"only failed instances can be rewound (it is {label.lower()})"
     if action == "purge" and not finished:
         return f"still {label.lower()}; only finished instances can be purged"
+    if action == "restart" and not finished:
+        return f"still {label.lower()}; only finished instances can be restarted"
     return None

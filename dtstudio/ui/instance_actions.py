@@ -23,6 +23,9 @@ __all__ = ["InstanceActions"]
 
 log = logging.getLogger("dtstudio.ui")
 
+#: At most this many "cannot apply" judgements from the list are re-checked with the backend per action.
+_MAX_RECHECKS = 200
+
 if TYPE_CHECKING:
     _WindowPart: Any = object
 else:
@@ -99,6 +102,30 @@ class InstanceActions(_WindowPart):
                 out[iid] = reason
         return out
 
+    async def _confirm_not_applicable(self, service: Any, key: str, skip: dict[str, str]) -> dict[str, str]:
+        """Re-check, with the backend, instances the (possibly stale) list says to skip."""
+        from dtstudio.qtmodels.instance_table_model import status_name
+
+        confirmed: dict[str, str] = {}
+        for n, (iid, reason) in enumerate(skip.items()):
+            if n >= _MAX_RECHECKS:
+                confirmed[iid] = reason
+                continue
+            try:
+                state = await service.get_state(iid)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep the list's judgement
+                confirmed[iid] = reason
+                continue
+            if state is None:
+                confirmed[iid] = "no longer exists"
+                continue
+            fresh = why_not_applicable(key, status_name(state))
+            if fresh:
+                confirmed[iid] = fresh
+        return confirmed
+
     def _skip_note(self, key: str, ids: list[str]) -> str:
         skip = self.not_applicable(key, ids)
         if not skip or len(ids) == 1:
@@ -135,7 +162,7 @@ class InstanceActions(_WindowPart):
             dlg.show_error("Not connected.")
             return
         label = BATCH_OPERATIONS[key]
-        skip = self.not_applicable(key, ids)
+        skip = await self._confirm_not_applicable(service, key, self.not_applicable(key, ids))
         if len(ids) == 1 and ids[0] in skip:
             dlg.show_error(f"{label} does nothing here: {ids[0]} is {skip[ids[0]]}. Press F5 if the list is out of date.")
             return

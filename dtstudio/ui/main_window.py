@@ -299,7 +299,8 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         m.addAction(self.act_utc)
         self._build_worker_menu(menu.addMenu("&Worker"))
         self._status_actions = {"raise_event": self.act_raise, "suspend": self.act_suspend, "resume": self.act_resume,
-                                "terminate": self.act_terminate, "rewind": self.act_rewind, "purge": self.act_purge}
+                                "terminate": self.act_terminate, "restart": self.act_restart, "rewind": self.act_rewind,
+                                "purge": self.act_purge}
         self.instance_actions = [self.act_raise, self.act_suspend, self.act_resume, self.act_terminate,
                                  self.act_restart, self.act_rewind, self.act_purge, self.act_copy]
 

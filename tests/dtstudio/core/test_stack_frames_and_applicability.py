@@ -50,6 +50,7 @@ def test_why_not_applicable() -> None:
     assert why_not_applicable("rewind", "FAILED") is None
     assert why_not_applicable("purge", "ORCHESTRATION_STATUS_PENDING") == "still pending; only finished instances can be purged"
     assert why_not_applicable("restart", "COMPLETED") is None
+    assert why_not_applicable("restart", "RUNNING") == "still running; only finished instances can be restarted"
     assert why_not_applicable("terminate", None) is None
 
 
