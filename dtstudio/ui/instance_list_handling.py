@@ -243,6 +243,9 @@ class InstanceListHandling(_WindowPart):
         ids = self.selected_ids()
         if len(ids) == 1:
             self.detail.show_instance(ids[0])  # type: ignore[attr-defined]
+        elif len(ids) > 1:
+            self.statusBar().showMessage(
+                f"{len(ids)} instances selected: the actions apply to all of them (the detail shows one).", 6000)
 
     def open_instance(self, instance_id: str) -> None:
         """Show an instance (e.g. a parent/child link) in the detail pane and select it if listed."""
