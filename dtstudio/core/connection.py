@@ -188,11 +188,11 @@ def describe_error(exc: BaseException, profile: ConnectionProfile | None = None,
     code = grpc_code_name(exc)
     details = _grpc_details(exc)
     if code == "UNAVAILABLE":
-        text = f"Cannot reach {where}. Is it running, and is the address right? ({details})"
+        text = f"Cannot reach {where}. Is it running, and is the address right?"
         if connecting and profile is not None and profile.kind is BackendKind.EMULATOR and _is_local(profile.endpoint):
             text += (" To run the DTS emulator: docker run -p 8080:8080 mcr.microsoft.com/dts/dts-emulator:latest"
-                     " — or use the 'Embedded emulator' connection, which needs nothing else.")
-        return text
+                     " (or use the 'Embedded emulator' connection, which needs nothing else).")
+        return f"{text} ({details})"
     if code == "NOT_FOUND":
         if connecting or "task hub" in details.lower() or "taskhub" in details.lower():
             return f"The task hub '{hub}' does not exist on {where}. ({details})"
