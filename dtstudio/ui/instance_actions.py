@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QMessageBox,
     QWidget,
@@ -22,6 +23,9 @@ from dtstudio.ui.purge_filter_dialog import PurgeFilterDialog
 __all__ = ["InstanceActions"]
 
 log = logging.getLogger("dtstudio.ui")
+
+#: A second look at the list this long after an action, once the backend has applied it.
+AFTER_ACTION_RECHECK_MS = 1000
 
 #: At most this many "cannot apply" judgements from the list are re-checked with the backend per action.
 _MAX_RECHECKS = 200
@@ -203,8 +207,14 @@ class InstanceActions(_WindowPart):
 
     def _after_action(self, ids: list[str]) -> None:
         self.refresh()
+        # Suspend, terminate, … take effect when the worker next runs the instance: look again shortly.
+        QTimer.singleShot(AFTER_ACTION_RECHECK_MS, self, self._refresh_when_idle)  # type: ignore[call-overload]
         if len(ids) == 1 and self.selected_ids() == ids:
             self.detail.show_instance(ids[0])  # type: ignore[attr-defined]
+
+    def _refresh_when_idle(self) -> None:
+        if self.service is not None and not self.model.is_loading:
+            self.refresh()
 
     def open_purge_filter_dialog(self) -> PurgeFilterDialog | None:
         if self.service is None:
