@@ -1,11 +1,14 @@
 """The engine's core: live state in memory, truth in SQLite, one lock, group commit, timers.
 
 Threading model: one lock guards the in-memory state and the single SQLite connection. A write
-operation runs under the lock (in a SAVEPOINT when it shares the open transaction with others); the
-last writer of a burst commits for all of them (group commit: one fsync per batch), runs their
-post-commit actions (make instances dispatchable, queue activities, wake waiters), and every caller
-answers only once its change is durable. A timer thread wakes instances whose timers, scheduled
-starts or redelivery delays fall due, and sweeps expired leases.
+operation runs under the lock in the open transaction (no savepoint: a refused request changes
+nothing, and one that fails after writing rolls back its whole batch). The last writer of a burst
+commits for all of them (group commit: one fsync per batch); the COMMIT runs with the lock released
+(dispatch and in-memory reads go on; database users wait in ``_wait_db``), then the batch's post-commit
+actions run (make instances dispatchable, queue activities, wake waiters) and its writers, waiting on
+the epoch's event outside the lock, answer only once their change is durable. A timer thread wakes
+instances whose timers, scheduled starts or redelivery delays fall due, and sweeps: expired leases are
+redelivered and any unleased item that nothing would deliver is re-queued (the safety net).
 
 Layers on top: :mod:`.routing` (applying completions, messages between instances),
 :mod:`.dispatch` (worker streams), :mod:`.operations` (client calls); :class:`.engine.Engine` is all.

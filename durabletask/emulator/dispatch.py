@@ -139,7 +139,7 @@ class Dispatcher(Router):
                        *(it.data if it.data else it.event.SerializeToString() for it in items)]
         # OrchestratorRequest built from cached bytes: instanceId, executionId, newEvents, pastEvents.
         exec_id = row.execution_id.encode()
-        parts = [field_bytes(_REQ_INSTANCE_TAG, row.instance_id.encode()) if row.instance_id else b"",
+        parts: list[bytes | bytearray] = [field_bytes(_REQ_INSTANCE_TAG, row.instance_id.encode()) if row.instance_id else b"",
                  field_bytes(_REQ_EXECUTION_TAG, field_bytes(_STRING_VALUE_TAG, exec_id) if exec_id else b"")]
         parts.extend(field_bytes(_REQ_NEW_EVENTS_TAG, e) for e in event_bytes)
         parts.append(inst.blob)

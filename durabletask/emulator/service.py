@@ -66,12 +66,12 @@ class SidecarService:
         given = ""
         debug = log.isEnabledFor(logging.DEBUG)
         for key, value in context.invocation_metadata() or ():
+            if not isinstance(value, str):
+                continue
             if key == "taskhub":
-                if isinstance(value, str):
-                    hub = value
+                hub = value
             elif key == "authorization":
-                if isinstance(value, str):
-                    given = value
+                given = value
         if self.token is not None and not hmac.compare_digest(given.encode(), self._expected_auth):
             raise Unauthenticated("missing or wrong bearer token (send 'authorization: Bearer <token>')")
         hub = hub or DEFAULT_TASK_HUB
