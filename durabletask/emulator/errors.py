@@ -9,6 +9,7 @@ __all__ = [
     "FailedPrecondition",
     "InvalidArgument",
     "NotFound",
+    "ResourceExhausted",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
@@ -55,3 +56,7 @@ class DeadlineExceeded(EmulatorError):
 
 class Unauthenticated(EmulatorError):
     code = "UNAUTHENTICATED"
+
+
+class ResourceExhausted(EmulatorError):
+    code = "RESOURCE_EXHAUSTED"

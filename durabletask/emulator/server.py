@@ -74,13 +74,16 @@ class EmulatorServer:
 
     ``db_path=None`` keeps everything in memory. ``port=0`` picks a free port (see :attr:`port`).
     A non-loopback ``host`` requires a ``token``; then every call must send ``authorization: Bearer <token>``.
+    ``max_workers`` caps the RPC threads (created on demand); calls that wait (work-item streams,
+    WaitForInstance*) may hold all but an eighth of them, beyond that they get RESOURCE_EXHAUSTED, so
+    completions are always served.
     """
 
     def __init__(self, *, db_path: str | os.PathLike[str] | None = None, host: str = "127.0.0.1",
                  port: int = 8080, taskhubs: Sequence[str] | None = None, token: str | None = None,
                  health_ping_interval: float = 30.0, abandon_delay: float = 1.0,
                  lease_timeout: float = 600.0, max_history_size: int | None = None,
-                 max_workers: int = 128) -> None:
+                 max_workers: int = 512) -> None:
         if not is_loopback(host) and not token:
             raise ValueError(f"listening on the non-loopback address {host!r} requires a token "
                              "(--token): every call must then send 'authorization: Bearer <token>'")
@@ -138,8 +141,11 @@ class EmulatorServer:
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.http2.min_ping_interval_without_data_ms", 5000),
             ])
+        # Threads are created on demand; waits and streams may hold all but a reserve of them.
+        reserve = max(4, self._max_workers // 8)
         service = SidecarService(engine, taskhubs=self.taskhubs, token=self.token,
-                                 health_ping_interval=self.health_ping_interval)
+                                 health_ping_interval=self.health_ping_interval,
+                                 max_blocking_calls=max(1, self._max_workers - reserve))
         server.add_generic_rpc_handlers((generic_handler(service),))
         host = self.host if ":" not in self.host or self.host.startswith("[") else f"[{self.host}]"
         target = f"{host}:{self._requested_port}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -19,7 +20,14 @@ from google.protobuf import empty_pb2
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 from .engine import Engine
-from .errors import EmulatorError, InvalidArgument, NotFound, Unauthenticated, Unimplemented
+from .errors import (
+    EmulatorError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unauthenticated,
+    Unimplemented,
+)
 
 __all__ = ["DEFAULT_TASK_HUB", "SidecarService", "generic_handler"]
 
@@ -52,8 +60,14 @@ class SidecarService:
     """Implements every RPC of ``TaskHubSidecarService`` (entities answer UNIMPLEMENTED)."""
 
     def __init__(self, engine: Engine, *, taskhubs: Sequence[str] | None = None, token: str | None = None,
-                 health_ping_interval: float = 30.0) -> None:
+                 health_ping_interval: float = 30.0, max_blocking_calls: int | None = None) -> None:
         self.engine = engine
+        #: Calls that hold a server thread while they wait (work-item streams, WaitForInstance*). Capped
+        #: below the thread pool's size so completions always find a thread: with every thread parked in
+        #: a wait, a worker's CompleteXxx call would queue until the waits time out (a hang).
+        self.max_blocking_calls = max_blocking_calls
+        self._blocking = 0
+        self._blocking_lock = threading.Lock()
         self.taskhubs = None if not taskhubs else frozenset(taskhubs)
         self.token = token
         self._expected_auth = f"Bearer {token}".encode() if token is not None else b""
@@ -106,13 +120,31 @@ class SidecarService:
     def GetInstance(self, hub: str, request: pb.GetInstanceRequest, context: grpc.ServicerContext) -> Any:
         return self.engine.get_instance(hub, request.instanceId, request.getInputsAndOutputs)
 
+    def _enter_blocking(self, what: str) -> None:
+        with self._blocking_lock:
+            if self.max_blocking_calls is not None and self._blocking >= self.max_blocking_calls:
+                raise ResourceExhausted(
+                    f"too many concurrent waiting calls ({self._blocking} work-item streams and "
+                    f"WaitForInstance calls); {what} refused so that completions keep being served. "
+                    "Start the emulator with more RPC threads (max_workers) or wait for fewer instances "
+                    "at once")
+            self._blocking += 1
+
+    def _leave_blocking(self) -> None:
+        with self._blocking_lock:
+            self._blocking -= 1
+
     def _wait(self, hub: str, request: pb.GetInstanceRequest, context: grpc.ServicerContext,
               until_started: bool) -> Any:
         remaining = context.time_remaining()
         timeout = None if remaining is None or remaining > 1e8 else max(0.0, remaining - 0.05)
-        return self.engine.wait_instance(hub, request.instanceId, request.getInputsAndOutputs,
-                                         until_started=until_started, timeout=timeout,
-                                         is_active=context.is_active)
+        self._enter_blocking("this wait was")
+        try:
+            return self.engine.wait_instance(hub, request.instanceId, request.getInputsAndOutputs,
+                                             until_started=until_started, timeout=timeout,
+                                             is_active=context.is_active)
+        finally:
+            self._leave_blocking()
 
     @_guard
     def WaitForInstanceStart(self, hub: str, request: pb.GetInstanceRequest, context: grpc.ServicerContext) -> Any:
@@ -186,8 +218,13 @@ class SidecarService:
             hub = self.enter(context)
             md = dict(context.invocation_metadata() or ())
             worker = str(md.get("workerid", "") or md.get("x-user-agent", ""))
+            self._enter_blocking("this work-item stream was")
+        except EmulatorError as exc:
+            context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
+        try:
             stream = self.engine.open_stream(hub, request, worker)
         except EmulatorError as exc:
+            self._leave_blocking()
             context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
         engine = self.engine
         context.add_callback(lambda: engine.close_stream(stream))
@@ -201,6 +238,7 @@ class SidecarService:
                 yield _HEALTH_PING if item is None else item
         finally:
             engine.close_stream(stream)
+            self._leave_blocking()
 
     @_guard
     def CompleteOrchestratorTask(self, hub: str, request: pb.OrchestratorResponse,

@@ -135,3 +135,36 @@ def test_a_write_that_fails_after_changing_the_database_rolls_back_its_batch(mak
         assert get_state(stub).exists
     finally:
         channel.close()
+
+
+def test_waiting_calls_cannot_starve_completions_of_threads(make_server):
+    # 8 RPC threads: streams and waits may hold 4; with every thread parked in a wait, a worker's
+    # completion used to queue until the waits timed out.
+    server = make_server(max_workers=8)
+    channel, stub = _stub(server)
+    s = RawStream(stub)
+    futures = []
+    try:
+        for i in range(8):
+            start(stub, "orch", instance_id=f"w{i}")
+        item = s.next()
+        futures = [stub.WaitForInstanceCompletion.future(pb.GetInstanceRequest(instanceId=f"w{i}"), timeout=20)
+                   for i in range(8)]
+        deadline = time.monotonic() + 5  # the stream and 3 waits fit; the rest are refused at once, clearly
+        while sum(f.done() for f in futures) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        refused = [f for f in futures if f.done()]
+        assert len(refused) == 5
+        for f in refused:
+            assert f.exception().code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "waiting calls" in f.exception().details()
+        t0 = time.monotonic()
+        complete_orchestration(stub, item, completion("ok"))
+        assert time.monotonic() - t0 < 2.0
+        assert get_state(stub, item.orchestratorRequest.instanceId).orchestrationState.orchestrationStatus == (
+            pb.ORCHESTRATION_STATUS_COMPLETED)
+    finally:
+        for f in futures:
+            f.cancel()
+        s.close()
+        channel.close()
