@@ -22,6 +22,7 @@ from dtstudio.core.worker_hosting import (
     WorkerHostStatus,
     WorkerTarget,
 )
+from dtstudio.ui.cross_thread_signal import CrossThreadEmitter
 from dtstudio.ui.worker_log_handler import LogRecordRelay, QtLogHandler
 
 __all__ = ["HostedWorkerController"]
@@ -53,6 +54,7 @@ class HostedWorkerController(QObject):
         self._closed = False
         self._last: concurrent.futures.Future[Any] | None = None
         self._finished.connect(self._on_finished)
+        self._finished_emitter = CrossThreadEmitter(self._finished)
 
     # -- queries ---------------------------------------------------------------------------------
     @property
@@ -110,6 +112,9 @@ class HostedWorkerController(QObject):
             return self._last
         fut = self._submit("Stopping the worker…", self.host.unload)
         self._closed = True
+        # The window may be deleted before the background stop ends: from now on the background
+        # thread reports only through the returned future, never through a signal.
+        self._finished_emitter.close()
         self.log_handler.detach()
         self._executor.shutdown(wait=False)
         return fut
@@ -141,10 +146,7 @@ class HostedWorkerController(QObject):
         except Exception:
             log.exception("worker host operation failed")
             status = self.host.status
-        try:
-            self._finished.emit(status)
-        except RuntimeError:  # the controller is gone (window closed)
-            pass
+        self._finished_emitter.emit(status)
         return status
 
     def _on_finished(self, status: WorkerHostStatus) -> None:

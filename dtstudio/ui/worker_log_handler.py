@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from dtstudio.ui.cross_thread_signal import CrossThreadEmitter
+
 __all__ = ["LogLine", "LogRecordRelay", "QtLogHandler"]
 
 
@@ -26,6 +28,11 @@ class LogRecordRelay(QObject):
     """Lives in the GUI thread; ``line`` is emitted from any thread and received there (queued)."""
 
     line = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        #: Emits ``line`` from any thread, never after this relay is deleted.
+        self.emitter = CrossThreadEmitter(self.line)
 
 
 class QtLogHandler(logging.Handler):
@@ -56,7 +63,11 @@ class QtLogHandler(logging.Handler):
         for logger in self._loggers:
             logger.removeHandler(self)
         self._loggers = []
-        self._relay = None
+        self.acquire()  # logging holds this lock around emit(): no emit is half-way through now
+        try:
+            self._relay = None
+        finally:
+            self.release()
 
     def emit(self, record: logging.LogRecord) -> None:
         relay = self._relay
@@ -71,7 +82,5 @@ class QtLogHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - a bad format string in user code
             self.handleError(record)
             return
-        try:
-            relay.line.emit(line)
-        except RuntimeError:  # the relay's C++ object was deleted (window closed)
+        if not relay.emitter.emit(line):  # the relay was deleted (window closed)
             self._relay = None
