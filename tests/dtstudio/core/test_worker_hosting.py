@@ -89,8 +89,9 @@ def test_hosted_worker_leaves_other_workers_orchestrations_alone(
     """Another worker on the same hub keeps its orchestrations: the hosted one asks only for its own."""
     target = worker_target_for(ConnectionProfile("e", BackendKind.EMBEDDED, taskhub="default"), emulator.address)
     assert host.load(SAMPLE, target).state is HostState.RUNNING
+    # Only the other worker's orchestrations: that worker (the fixture's) asks for everything, so it may
+    # take the hosted file's ones too; what must hold is that the hosted worker never takes these.
     ids = [sync_client.schedule_new_orchestration("hello_sequence", input=f"n{i}") for i in range(12)]
-    ids.append(sync_client.schedule_new_orchestration("greetings", input=["Ada"]))
     for iid in ids:
         state = sync_client.wait_for_orchestration_completion(iid, timeout=20)
         assert state.runtime_status is OrchestrationStatus.COMPLETED, (iid, state.failure_details)
