@@ -196,24 +196,16 @@ class Operations(Dispatcher):
         return suspended
 
     def suspend(self, hub: str, req: pb.SuspendRequest) -> None:
-        check_instance_id(req.instanceId)
-
-        def op(post: Post) -> None:
-            inst = self.insts.get((hub, req.instanceId))
-            if inst is None or inst.row.status in TERMINAL:
-                self._row(hub, req.instanceId)
-                return
-            if self._effectively_suspended(inst):
-                return
-            ev = pb.ExecutionSuspendedEvent()
-            if req.HasField("reason"):
-                ev.input.CopyFrom(req.reason)
-            now = now_us()
-            self._enqueue(inst, rt.event(now, executionSuspended=ev), None, now, post)
-
-        self.write(op)
+        self._suspend_or_resume(hub, req, suspend=True)
 
     def resume(self, hub: str, req: pb.ResumeRequest) -> None:
+        self._suspend_or_resume(hub, req, suspend=False)
+
+    def _suspend_or_resume(self, hub: str, req: pb.SuspendRequest | pb.ResumeRequest, *, suspend: bool) -> None:
+        """Queue executionSuspended/Resumed, unless the instance is already in (or heading to) that state.
+
+        In particular executionResumed is never delivered to an instance that is not suspended.
+        """
         check_instance_id(req.instanceId)
 
         def op(post: Post) -> None:
@@ -221,13 +213,14 @@ class Operations(Dispatcher):
             if inst is None or inst.row.status in TERMINAL:
                 self._row(hub, req.instanceId)
                 return
-            if not self._effectively_suspended(inst):
-                return  # never deliver executionResumed to an instance that is not suspended
-            ev = pb.ExecutionResumedEvent()
+            if self._effectively_suspended(inst) == suspend:
+                return
+            ev = pb.ExecutionSuspendedEvent() if suspend else pb.ExecutionResumedEvent()
             if req.HasField("reason"):
                 ev.input.CopyFrom(req.reason)
             now = now_us()
-            self._enqueue(inst, rt.event(now, executionResumed=ev), None, now, post)
+            field = "executionSuspended" if suspend else "executionResumed"
+            self._enqueue(inst, rt.event(now, **{field: ev}), None, now, post)
 
         self.write(op)
 
