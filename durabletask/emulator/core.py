@@ -16,6 +16,7 @@ Layers on top: :mod:`.routing` (applying completions, messages between instances
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import itertools
 import logging
@@ -23,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from durabletask._proto import orchestrator_service_pb2 as pb
 
@@ -32,7 +33,7 @@ from .errors import EmulatorError, Unavailable
 from .state import Act, InboxItem, Inst, Lease, Stream, new_id, now_us
 from .store import Store
 
-__all__ = ["EngineCore", "EngineOptions", "Post"]
+__all__ = ["EngineCore", "EngineOptions", "Post", "Settable", "deferred_commits"]
 
 log = logging.getLogger("durabletask.emulator")
 
@@ -43,6 +44,35 @@ Post = list[Callable[[], None]]
 _MAX_BATCH_EVENTS = 1000
 #: Longest a writer waits for others queued behind it before committing the batch itself.
 _BATCH_WINDOW = 0.002
+
+#: Set by an event-loop caller (the asyncio servicer): writes then do not wait for their commit in the
+#: calling thread; each appends its transaction's epoch here and the caller awaits it (:meth:`on_commit`).
+_DEFERRED: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("emulator_deferred", default=None)
+
+
+def deferred_commits() -> contextvars.ContextVar[list[int] | None]:
+    """The context variable through which an event-loop caller collects its writes' epochs."""
+    return _DEFERRED
+
+
+class Settable(Protocol):
+    """Anything a waiter can be woken through (a ``threading.Event``, or an event-loop future's setter)."""
+
+    def set(self) -> None: ...
+
+
+class _SignallingCondition(threading.Condition):
+    """A condition that also calls listeners on every notify (wakes event-loop streams, which cannot
+    block on a condition)."""
+
+    def __init__(self, lock: Any, listeners: dict[int, Callable[[], None]]) -> None:
+        super().__init__(lock)
+        self._listeners = listeners
+
+    def notify_all(self) -> None:
+        super().notify_all()
+        for listener in list(self._listeners.values()):
+            listener()
 
 
 class EngineOptions:
@@ -67,7 +97,8 @@ class EngineCore:
         self.lock = threading.Lock()
         self._tx_cv = threading.Condition(self.lock)
         self._done_cv = threading.Condition(self.lock)
-        self._work_cv = threading.Condition(self.lock)
+        self._work_listeners: dict[int, Callable[[], None]] = {}
+        self._work_cv = _SignallingCondition(self.lock, self._work_listeners)
         self._timer_cv = threading.Condition(self.lock)
         self._idle_cv = threading.Condition(self.lock)
         self._committing = False
@@ -95,7 +126,8 @@ class EngineCore:
         self._ready_a: deque[Act] = deque()
         self._heap: list[tuple[int, int, str, Any]] = []
         self._heap_seq = itertools.count()
-        self._waiters: dict[tuple[str, str], list[threading.Event]] = {}
+        self._waiters: dict[tuple[str, str], list[Settable]] = {}
+        self._commit_callbacks: dict[int, list[Callable[[bool], None]]] = {}
         self.hubs: set[str] = set()
         with self.lock:
             self._load()
@@ -156,6 +188,14 @@ class EngineCore:
         Group commit without a hand-off: a writer that sees others queued behind it leaves the commit
         to the last of them (or to the committer thread), so one fsync covers the whole burst.
         """
+        deferred = _DEFERRED.get()
+        if deferred is not None:
+            with self.lock:
+                if self._stopping:
+                    raise Unavailable("the emulator is shutting down")
+                result, epoch = self._apply(fn)
+            deferred.append(epoch)  # the caller asks for the commit (request_commit) and awaits it
+            return result
         with self._arrivals_lock:
             self._arrivals += 1
         with self.lock:
@@ -259,6 +299,38 @@ class EngineCore:
         self._load()
         done.set()
         self._done_cv.notify_all()
+        self._run_commit_callbacks()
+
+    def request_commit(self) -> None:
+        """Have the committer thread commit the open transaction (deferred writers call this once
+        they have applied a burst of writes: one fsync for all of them)."""
+        with self.lock:
+            if self._tx_open:
+                self._tx_cv.notify()
+
+    def on_commit(self, epoch: int, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(ok)`` once the transaction of ``epoch`` is committed (ok) or rolled back.
+
+        Called at once (in this thread) if that already happened; otherwise from the committing thread.
+        """
+        with self.lock:
+            if self._committed < epoch:
+                self._commit_callbacks.setdefault(epoch, []).append(callback)
+                return
+            ok = epoch not in self._aborted
+        callback(ok)
+
+    def _run_commit_callbacks(self) -> None:
+        """Under the lock: call back everyone waiting for an epoch that is now settled."""
+        if not self._commit_callbacks:
+            return
+        for epoch in [e for e in self._commit_callbacks if e <= self._committed]:
+            ok = epoch not in self._aborted
+            for callback in self._commit_callbacks.pop(epoch):
+                try:
+                    callback(ok)
+                except Exception:
+                    log.exception("commit callback failed")
 
     def _check_committed(self, epoch: int) -> None:
         if epoch in self._aborted:
@@ -271,7 +343,8 @@ class EngineCore:
                     self._tx_cv.wait()
                 if not self._tx_open:
                     return
-                self._commit_locked()
+                if not self._committing:
+                    self._commit_locked()
 
     def _commit_locked(self) -> None:
         """Under the lock: commit the open transaction, then run its post-commit actions.
@@ -300,6 +373,7 @@ class EngineCore:
         if failed:
             self.store.rollback()
             post = []
+            self._aborted.add(epoch)  # its writers get UNAVAILABLE (their work is redelivered or retried)
             self._load()
         self._committed = epoch
         if self._retry_after_commit:
@@ -312,6 +386,7 @@ class EngineCore:
                 log.exception("post-commit action failed")
         done.set()
         self._done_cv.notify_all()
+        self._run_commit_callbacks()
 
     # ================================================================================== timers
     def _schedule(self, due_us: int, kind: str, payload: Any) -> None:
@@ -491,13 +566,25 @@ class EngineCore:
         for ev in self._waiters.pop(key, ()):
             ev.set()
 
-    def add_waiter(self, key: tuple[str, str]) -> threading.Event:
-        """Under the lock: an event set after the next committed change to the instance."""
-        ev = threading.Event()
-        self._waiters.setdefault(key, []).append(ev)
-        return ev
+    def add_waiter(self, key: tuple[str, str], ev: Settable | None = None) -> Settable:
+        """Under the lock: ``ev`` (a new ``threading.Event`` if none) is set after the next committed
+        change to the instance."""
+        waiter: Settable = threading.Event() if ev is None else ev
+        self._waiters.setdefault(key, []).append(waiter)
+        return waiter
 
-    def remove_waiter(self, key: tuple[str, str], ev: threading.Event) -> None:
+    def add_work_listener(self, listener: Callable[[], None]) -> int:
+        """Call ``listener()`` (under the lock, from any thread) whenever new work may be ready."""
+        with self.lock:
+            key = next(self._counter)
+            self._work_listeners[key] = listener
+            return key
+
+    def remove_work_listener(self, key: int) -> None:
+        with self.lock:
+            self._work_listeners.pop(key, None)
+
+    def remove_waiter(self, key: tuple[str, str], ev: Settable) -> None:
         with self.lock:
             lst = self._waiters.get(key)
             if lst and ev in lst:

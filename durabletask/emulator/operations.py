@@ -7,6 +7,7 @@ one atomic write (or a read) against the engine's state. Errors are :mod:`.error
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 from . import runtime as rt
-from .core import Post
+from .core import Post, Settable
 from .dispatch import Dispatcher
 from .errors import (
     AlreadyExists,
@@ -270,28 +271,43 @@ class Operations(Dispatcher):
             return pb.GetInstanceResponse(exists=False)
         return pb.GetInstanceResponse(exists=True, orchestrationState=to_state(row, payloads))
 
+    def instance_if_reached(self, hub: str, instance_id: str, payloads: bool, *, until_started: bool,
+                            waiter: Settable | None = None) -> pb.GetInstanceResponse | None:
+        """The instance's state if it has started (or finished), else None (then ``waiter`` is armed).
+
+        Never blocks for long (takes the lock; may wait for a commit in progress): the event-loop
+        servicer calls it inline and awaits ``waiter``; :meth:`wait_instance` loops on it.
+        """
+        check_instance_id(instance_id)
+        key = (hub, instance_id)
+        with self.lock:
+            if self.stopping:
+                raise Unavailable("the emulator is shutting down")
+            self._wait_db()
+            inst = self.insts.get(key)
+            status = inst.row.status if inst is not None else self.store.get_status(hub, instance_id)
+            if status is None:
+                return pb.GetInstanceResponse(exists=False)
+            done = status != rt.PENDING if until_started else status in TERMINAL
+            if done:
+                row = self.store.get_instance(hub, instance_id)
+                if row is None:
+                    return pb.GetInstanceResponse(exists=False)
+                return pb.GetInstanceResponse(exists=True, orchestrationState=to_state(row, payloads))
+            if waiter is not None:
+                self.add_waiter(key, waiter)
+            return None
+
     def wait_instance(self, hub: str, instance_id: str, payloads: bool, *, until_started: bool,
                       timeout: float | None, is_active: Callable[[], bool]) -> pb.GetInstanceResponse:
         """Block until the instance has started (or finished), without holding any lock while waiting."""
-        check_instance_id(instance_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         key = (hub, instance_id)
         while True:
-            with self.lock:
-                if self.stopping:
-                    raise Unavailable("the emulator is shutting down")
-                self._wait_db()
-                inst = self.insts.get(key)
-                status = inst.row.status if inst is not None else self.store.get_status(hub, instance_id)
-                if status is None:
-                    return pb.GetInstanceResponse(exists=False)
-                done = status != rt.PENDING if until_started else status in TERMINAL
-                if done:
-                    row = self.store.get_instance(hub, instance_id)
-                    if row is None:
-                        return pb.GetInstanceResponse(exists=False)
-                    return pb.GetInstanceResponse(exists=True, orchestrationState=to_state(row, payloads))
-                ev = self.add_waiter(key)
+            ev = threading.Event()
+            reached = self.instance_if_reached(hub, instance_id, payloads, until_started=until_started, waiter=ev)
+            if reached is not None:
+                return reached
             try:
                 wait = 1.0
                 if deadline is not None:

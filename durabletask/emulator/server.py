@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+import asyncio
 import ipaddress
 import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -74,9 +75,9 @@ class EmulatorServer:
 
     ``db_path=None`` keeps everything in memory. ``port=0`` picks a free port (see :attr:`port`).
     A non-loopback ``host`` requires a ``token``; then every call must send ``authorization: Bearer <token>``.
-    ``max_workers`` caps the RPC threads (created on demand); calls that wait (work-item streams,
-    WaitForInstance*) may hold all but an eighth of them, beyond that they get RESOURCE_EXHAUSTED, so
-    completions are always served.
+    Calls are served by grpc.aio on one event-loop thread (waits and work-item streams hold no thread);
+    ``max_workers`` caps the threads that run calls which may scan the database (queries, purges,
+    history), at most 4.
     """
 
     def __init__(self, *, db_path: str | os.PathLike[str] | None = None, host: str = "127.0.0.1",
@@ -98,7 +99,7 @@ class EmulatorServer:
         self._options = EngineOptions(abandon_delay=abandon_delay, lease_timeout=lease_timeout,
                                       max_history_size=max_history_size)
         self._max_workers = max_workers
-        self._server: grpc.Server | None = None
+        self._server: _Serving | None = None
         self._engine: Engine | None = None
         self._port = 0
 
@@ -125,50 +126,35 @@ class EmulatorServer:
 
     # ----------------------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        """Open the database and serve on background threads (returns at once)."""
+        """Open the database and serve on a background thread (returns once listening)."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         if self._requested_port:
             _check_port_free(self.host, self._requested_port)
         store = Store(self.db_path)
         engine = Engine(store, self._options)
-        server = grpc.server(
-            ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="emulator-rpc"),
-            options=[
-                ("grpc.so_reuseport", 0),
-                ("grpc.max_receive_message_length", _MAX_MESSAGE),
-                ("grpc.max_send_message_length", _MAX_MESSAGE),
-                ("grpc.keepalive_permit_without_calls", 1),
-                ("grpc.http2.min_ping_interval_without_data_ms", 5000),
-            ])
-        # Threads are created on demand; waits and streams may hold all but a reserve of them.
-        reserve = max(4, self._max_workers // 8)
         service = SidecarService(engine, taskhubs=self.taskhubs, token=self.token,
                                  health_ping_interval=self.health_ping_interval,
-                                 max_blocking_calls=max(1, self._max_workers - reserve))
-        server.add_generic_rpc_handlers((generic_handler(service),))
+                                 pool_threads=max(1, min(self._max_workers, 4)))
         host = self.host if ":" not in self.host or self.host.startswith("[") else f"[{self.host}]"
         target = f"{host}:{self._requested_port}"
-        try:
-            port = server.add_insecure_port(target)
-        except RuntimeError:
-            port = 0
-        if not port:
-            server.stop(None)
+        serving = _Serving(service, target)
+        serving.thread.start()
+        serving.ready.wait()
+        if serving.error is not None:
+            serving.thread.join(10)
+            service.close()
             engine.shutdown()
-            raise OSError(f"cannot listen on {target}: the port is in use or the address is not available")
-        server.start()
-        self._server, self._engine, self._port = server, engine, port
+            raise serving.error
+        self._server, self._engine, self._port = serving, engine, serving.port
 
     def stop(self, grace: float | None = None) -> None:
         """Stop serving (waiting up to ``grace`` seconds for calls in flight) and close the database."""
-        server, engine = self._server, self._engine
-        if server is None or engine is None:
+        serving, engine = self._server, self._engine
+        if serving is None or engine is None:
             return
         self._server = None
-        stopped = server.stop(grace)
-        engine.begin_shutdown()  # streams and waiters end with UNAVAILABLE; new calls are refused
-        stopped.wait(30)
+        serving.stop(grace)
         engine.shutdown()
         self._engine = None
 
@@ -177,10 +163,11 @@ class EmulatorServer:
         self.engine.reset()
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
-        server = self._server
-        if server is None:
+        serving = self._server
+        if serving is None:
             return True
-        return bool(server.wait_for_termination(timeout))
+        serving.thread.join(timeout)
+        return not serving.thread.is_alive()
 
     def __enter__(self) -> Self:
         self.start()
@@ -189,3 +176,77 @@ class EmulatorServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop(0)
+
+
+class _Serving:
+    """The grpc.aio server and the thread running its event loop."""
+
+    def __init__(self, service: SidecarService, target: str) -> None:
+        self.service = service
+        self.target = target
+        self.port = 0
+        self.error: Exception | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="emulator-grpc", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Future[float | None] | None = None
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except Exception as exc:  # pragma: no cover - reported to start() below
+            if not self.ready.is_set():
+                self.error = exc
+            else:
+                log.exception("the emulator's server loop failed")
+        finally:
+            self.ready.set()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.service.bind(loop)
+        self._stop = loop.create_future()
+        server = grpc.aio.server(options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+        ])
+        server.add_generic_rpc_handlers((generic_handler(self.service),))
+        try:
+            port = server.add_insecure_port(self.target)
+        except RuntimeError:
+            port = 0
+        if not port:
+            await server.stop(None)
+            self.error = OSError(f"cannot listen on {self.target}: the port is in use or the address is "
+                                 "not available")
+            return
+        await server.start()
+        self.port = port
+        self.ready.set()
+        grace = await self._stop
+        stopping = asyncio.ensure_future(server.stop(grace))
+        # Streams and waiters end with UNAVAILABLE; new calls are refused.
+        await loop.run_in_executor(None, self.service.engine.begin_shutdown)
+        await stopping
+        self.service.close()
+
+    def stop(self, grace: float | None) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            def request() -> None:
+                if not stop.done():
+                    stop.set_result(grace)
+            try:
+                loop.call_soon_threadsafe(request)
+            except RuntimeError:
+                pass
+        self.thread.join(30 + (grace or 0))

@@ -1,4 +1,12 @@
-"""The gRPC face of the emulator: ``TaskHubSidecarService`` over the engine.
+"""The gRPC face of the emulator: ``TaskHubSidecarService`` over the engine, served by grpc.aio.
+
+Every call runs on the server's event loop. Quick calls (starts, events, completions, reads of one
+instance) run the engine inline and then await their transaction's commit without holding a thread:
+the committer thread settles a future (:func:`.core.deferred_commits`). Work-item streams and
+WaitForInstance* calls are coroutines woken by the engine, so any number of them cost no thread; calls
+that may scan the database (queries, purges, history) run on a small thread pool. One thread doing the
+Python work of every call, instead of a pool of threads handing the GIL to each other, is what makes
+the emulator cheap per call.
 
 Each call is checked here (bearer token, task hub from the ``taskhub`` header) and engine errors become
 status codes; nothing escapes as a bare UNKNOWN. The two server-streaming methods yield ready-made wire
@@ -7,25 +15,29 @@ bytes, so their handlers are registered with a pass-through serializer (:func:`g
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
 
 from durabletask._proto import orchestrator_service_pb2 as pb
 
+from .core import deferred_commits
 from .engine import Engine
 from .errors import (
+    DeadlineExceeded,
     EmulatorError,
     InvalidArgument,
     NotFound,
-    ResourceExhausted,
     Unauthenticated,
+    Unavailable,
     Unimplemented,
 )
 
@@ -33,53 +45,182 @@ __all__ = ["DEFAULT_TASK_HUB", "SidecarService", "generic_handler"]
 
 log = logging.getLogger("durabletask.emulator")
 
+T = TypeVar("T")
 DEFAULT_TASK_HUB = "default"
 _HEALTH_PING = b"\x22\x00"  # WorkItem{healthPing: {}}
 _ENTITIES = ("entities are not supported by this emulator yet; run entity workloads against the DTS "
              "emulator or Azure Durable Task Scheduler")
+_DEFERRED = deferred_commits()
+
+Handler = Callable[["SidecarService", str, Any, grpc.aio.ServicerContext], Any]
 
 
-def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Unary handler wrapper: authenticate, resolve the hub, map errors to status codes."""
+async def _abort(context: grpc.aio.ServicerContext, exc: EmulatorError) -> None:
+    await context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
+
+
+def _inline(fn: Handler) -> Callable[..., Awaitable[Any]]:
+    """A quick unary call: authenticate, run ``fn`` on the loop, await the commit of what it wrote."""
 
     @functools.wraps(fn)
-    def wrapper(self: SidecarService, request: Any, context: grpc.ServicerContext) -> Any:
+    async def handler(self: SidecarService, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             hub = self.enter(context)
-            return fn(self, hub, request, context)
+            epochs: list[int] = []
+            token = _DEFERRED.set(epochs)
+            try:
+                response = fn(self, hub, request, context)
+            finally:
+                _DEFERRED.reset(token)
+            if epochs:
+                self.request_commit()
+                for epoch in sorted(set(epochs)):
+                    await self.committed(epoch)
+            return response
         except EmulatorError as exc:
-            context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
+            await _abort(context, exc)
         except Exception as exc:
             log.exception("internal error in %s", fn.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in {fn.__name__}: {exc}")
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in {fn.__name__}: {exc}")
 
-    return wrapper
+    return handler
+
+
+def _pooled(fn: Handler) -> Callable[..., Awaitable[Any]]:
+    """A call that may scan the database: run ``fn`` on the service's thread pool."""
+
+    @functools.wraps(fn)
+    async def handler(self: SidecarService, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            hub = self.enter(context)
+            return await self.in_pool(fn, self, hub, request, context)
+        except EmulatorError as exc:
+            await _abort(context, exc)
+        except Exception as exc:
+            log.exception("internal error in %s", fn.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in {fn.__name__}: {exc}")
+
+    return handler
+
+
+class _LoopSignal:
+    """Calls ``fn`` on the event loop; callable from any thread, coalescing calls not yet run."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, loop_thread: int, fn: Callable[[], None]) -> None:
+        self._loop = loop
+        self._loop_thread = loop_thread
+        self._fn = fn
+        self._pending = False
+
+    def __call__(self) -> None:
+        if threading.get_ident() == self._loop_thread:
+            self._fn()
+            return
+        if self._pending:
+            return
+        self._pending = True
+        try:
+            self._loop.call_soon_threadsafe(self._run)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            pass
+
+    def _run(self) -> None:
+        self._pending = False
+        self._fn()
+
+
+class _LoopWaiter:
+    """A waiter the engine sets (from any thread); the call awaits :attr:`future` on the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, loop_thread: int) -> None:
+        self.future: asyncio.Future[None] = loop.create_future()
+        self._signal = _LoopSignal(loop, loop_thread, self._settle)
+
+    def set(self) -> None:
+        self._signal()
+
+    def _settle(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
 
 
 class SidecarService:
-    """Implements every RPC of ``TaskHubSidecarService`` (entities answer UNIMPLEMENTED)."""
+    """Implements every RPC of ``TaskHubSidecarService`` (entities answer UNIMPLEMENTED).
+
+    Bind it to the serving loop (:meth:`bind`) before the server starts.
+    """
 
     def __init__(self, engine: Engine, *, taskhubs: Sequence[str] | None = None, token: str | None = None,
-                 health_ping_interval: float = 30.0, max_blocking_calls: int | None = None) -> None:
+                 health_ping_interval: float = 30.0, pool_threads: int = 4) -> None:
         self.engine = engine
-        #: Calls that hold a server thread while they wait (work-item streams, WaitForInstance*). Capped
-        #: below the thread pool's size so completions always find a thread: with every thread parked in
-        #: a wait, a worker's CompleteXxx call would queue until the waits time out (a hang).
-        self.max_blocking_calls = max_blocking_calls
-        self._blocking = 0
-        self._blocking_lock = threading.Lock()
         self.taskhubs = None if not taskhubs else frozenset(taskhubs)
         self.token = token
         self._expected_auth = f"Bearer {token}".encode() if token is not None else b""
         self.health_ping_interval = health_ping_interval
+        self._pool = ThreadPoolExecutor(max_workers=max(1, pool_threads), thread_name_prefix="emulator-scan")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._commit_requested = False
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve on ``loop`` (call from the loop's thread)."""
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("the service is not bound to an event loop")
+        return self._loop
+
+    async def in_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self.loop.run_in_executor(self._pool, fn, *args)
+
+    def signal(self, fn: Callable[[], None]) -> _LoopSignal:
+        """``fn`` wrapped to run on the loop when called from any thread."""
+        return _LoopSignal(self.loop, self._loop_thread, fn)
+
+    def request_commit(self) -> None:
+        """Commit once the loop has run what is ready now: every write of this burst shares the fsync."""
+        if not self._commit_requested:
+            self._commit_requested = True
+            self.loop.call_soon(self._commit_now)
+
+    def _commit_now(self) -> None:
+        self._commit_requested = False
+        self.engine.request_commit()
+
+    async def committed(self, epoch: int) -> None:
+        """Wait until the transaction of ``epoch`` is durable (UNAVAILABLE if it was rolled back)."""
+        future: asyncio.Future[bool] = self.loop.create_future()
+
+        def settle(ok: bool) -> None:
+            if not future.done():
+                future.set_result(ok)
+
+        def on_commit(ok: bool) -> None:
+            if threading.get_ident() == self._loop_thread:
+                settle(ok)
+                return
+            try:
+                self.loop.call_soon_threadsafe(settle, ok)
+            except RuntimeError:  # the loop is closed (the server stopped): nobody waits any more
+                pass
+
+        self.engine.on_commit(epoch, on_commit)
+        if not await future:
+            raise Unavailable("the emulator rolled this change back after an internal error; retry it")
 
     # -------------------------------------------------------------------------- call context
-    def enter(self, context: grpc.ServicerContext) -> str:
+    def enter(self, context: grpc.aio.ServicerContext) -> str:
         """Check the caller's token and return its task hub (NOT_FOUND for an unknown hub)."""
         hub = ""
         given = ""
-        debug = log.isEnabledFor(logging.DEBUG)
-        for key, value in context.invocation_metadata() or ():
+        metadata = context.invocation_metadata() or ()
+        for key, value in metadata:
             if not isinstance(value, str):
                 continue
             if key == "taskhub":
@@ -91,205 +232,212 @@ class SidecarService:
         hub = hub or DEFAULT_TASK_HUB
         if self.taskhubs is not None and hub not in self.taskhubs:
             raise NotFound(f"Task hub not found: {hub}")
-        if debug:
-            md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        if log.isEnabledFor(logging.DEBUG):
+            md = {k: v for k, v in metadata if isinstance(v, str)}
             if "x-user-agent" in md or "workerid" in md:
                 log.debug("call on hub %r from %s worker %s", hub, md.get("x-user-agent", "?"),
                           md.get("workerid", "-"))
         return hub
 
     # ----------------------------------------------------------------------------- plumbing
-    @_guard
-    def Hello(self, hub: str, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:
+    @_inline
+    def Hello(self, hub: str, request: empty_pb2.Empty, context: Any) -> empty_pb2.Empty:
         return empty_pb2.Empty()
 
-    @_guard
-    def CreateTaskHub(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def CreateTaskHub(self, hub: str, request: Any, context: Any) -> Any:
         return pb.CreateTaskHubResponse()
 
-    @_guard
-    def DeleteTaskHub(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def DeleteTaskHub(self, hub: str, request: Any, context: Any) -> Any:
         return pb.DeleteTaskHubResponse()
 
     # ------------------------------------------------------------------------------ clients
-    @_guard
-    def StartInstance(self, hub: str, request: pb.CreateInstanceRequest, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def StartInstance(self, hub: str, request: pb.CreateInstanceRequest, context: Any) -> Any:
         return pb.CreateInstanceResponse(instanceId=self.engine.start_instance(hub, request))
 
-    @_guard
-    def GetInstance(self, hub: str, request: pb.GetInstanceRequest, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def GetInstance(self, hub: str, request: pb.GetInstanceRequest, context: Any) -> Any:
         return self.engine.get_instance(hub, request.instanceId, request.getInputsAndOutputs)
 
-    def _enter_blocking(self, what: str) -> None:
-        with self._blocking_lock:
-            if self.max_blocking_calls is not None and self._blocking >= self.max_blocking_calls:
-                raise ResourceExhausted(
-                    f"too many concurrent waiting calls ({self._blocking} work-item streams and "
-                    f"WaitForInstance calls); {what} refused so that completions keep being served. "
-                    "Start the emulator with more RPC threads (max_workers) or wait for fewer instances "
-                    "at once")
-            self._blocking += 1
-
-    def _leave_blocking(self) -> None:
-        with self._blocking_lock:
-            self._blocking -= 1
-
-    def _wait(self, hub: str, request: pb.GetInstanceRequest, context: grpc.ServicerContext,
-              until_started: bool) -> Any:
-        remaining = context.time_remaining()
-        timeout = None if remaining is None or remaining > 1e8 else max(0.0, remaining - 0.05)
-        self._enter_blocking("this wait was")
+    async def _wait(self, request: pb.GetInstanceRequest, context: grpc.aio.ServicerContext,
+                    until_started: bool) -> Any:
         try:
-            return self.engine.wait_instance(hub, request.instanceId, request.getInputsAndOutputs,
-                                             until_started=until_started, timeout=timeout,
-                                             is_active=context.is_active)
-        finally:
-            self._leave_blocking()
+            hub = self.enter(context)
+            loop = self.loop
+            remaining = context.time_remaining()
+            deadline = None if remaining is None or remaining > 1e8 else loop.time() + max(0.0, remaining - 0.05)
+            key = (hub, request.instanceId)
+            while True:
+                waiter = _LoopWaiter(loop, self._loop_thread)
+                reached = self.engine.instance_if_reached(hub, request.instanceId, request.getInputsAndOutputs,
+                                                          until_started=until_started, waiter=waiter)
+                if reached is not None:
+                    return reached
+                try:
+                    timeout = None if deadline is None else deadline - loop.time()
+                    if timeout is not None and timeout <= 0:
+                        raise asyncio.TimeoutError
+                    await asyncio.wait_for(waiter.future, timeout)
+                except asyncio.TimeoutError:
+                    raise DeadlineExceeded(f"instance '{request.instanceId}' did not "
+                                           f"{'start' if until_started else 'complete'} in time") from None
+                finally:
+                    self.engine.remove_waiter(key, waiter)
+        except EmulatorError as exc:
+            await _abort(context, exc)
 
-    @_guard
-    def WaitForInstanceStart(self, hub: str, request: pb.GetInstanceRequest, context: grpc.ServicerContext) -> Any:
-        return self._wait(hub, request, context, True)
+    async def WaitForInstanceStart(self, request: pb.GetInstanceRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._wait(request, context, True)
 
-    @_guard
-    def WaitForInstanceCompletion(self, hub: str, request: pb.GetInstanceRequest,
-                                  context: grpc.ServicerContext) -> Any:
-        return self._wait(hub, request, context, False)
+    async def WaitForInstanceCompletion(self, request: pb.GetInstanceRequest,
+                                        context: grpc.aio.ServicerContext) -> Any:
+        return await self._wait(request, context, False)
 
-    @_guard
-    def RaiseEvent(self, hub: str, request: pb.RaiseEventRequest, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def RaiseEvent(self, hub: str, request: pb.RaiseEventRequest, context: Any) -> Any:
         self.engine.raise_event(hub, request)
         return pb.RaiseEventResponse()
 
-    @_guard
-    def TerminateInstance(self, hub: str, request: pb.TerminateRequest, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def TerminateInstance(self, hub: str, request: pb.TerminateRequest, context: Any) -> Any:
         self.engine.terminate(hub, request)
         return pb.TerminateResponse()
 
-    @_guard
-    def SuspendInstance(self, hub: str, request: pb.SuspendRequest, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def SuspendInstance(self, hub: str, request: pb.SuspendRequest, context: Any) -> Any:
         self.engine.suspend(hub, request)
         return pb.SuspendResponse()
 
-    @_guard
-    def ResumeInstance(self, hub: str, request: pb.ResumeRequest, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def ResumeInstance(self, hub: str, request: pb.ResumeRequest, context: Any) -> Any:
         self.engine.resume(hub, request)
         return pb.ResumeResponse()
 
-    @_guard
-    def RewindInstance(self, hub: str, request: pb.RewindInstanceRequest, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def RewindInstance(self, hub: str, request: pb.RewindInstanceRequest, context: Any) -> Any:
         self.engine.rewind_instance(hub, request)
         return pb.RewindInstanceResponse()
 
-    @_guard
-    def RestartInstance(self, hub: str, request: pb.RestartInstanceRequest, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def RestartInstance(self, hub: str, request: pb.RestartInstanceRequest, context: Any) -> Any:
         return pb.RestartInstanceResponse(instanceId=self.engine.restart(hub, request))
 
-    @_guard
-    def QueryInstances(self, hub: str, request: pb.QueryInstancesRequest, context: grpc.ServicerContext) -> Any:
+    @_pooled
+    def QueryInstances(self, hub: str, request: pb.QueryInstancesRequest, context: Any) -> Any:
         return self.engine.query_instances(hub, request)
 
-    @_guard
-    def ListInstanceIds(self, hub: str, request: pb.ListInstanceIdsRequest, context: grpc.ServicerContext) -> Any:
+    @_pooled
+    def ListInstanceIds(self, hub: str, request: pb.ListInstanceIdsRequest, context: Any) -> Any:
         return self.engine.list_instance_ids(hub, request)
 
-    @_guard
-    def PurgeInstances(self, hub: str, request: pb.PurgeInstancesRequest, context: grpc.ServicerContext) -> Any:
+    @_pooled
+    def PurgeInstances(self, hub: str, request: pb.PurgeInstancesRequest, context: Any) -> Any:
         return self.engine.purge(hub, request)
 
-    @_guard
-    def SkipGracefulOrchestrationTerminations(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def SkipGracefulOrchestrationTerminations(self, hub: str, request: Any, context: Any) -> Any:
         raise Unimplemented("SkipGracefulOrchestrationTerminations is not supported by this emulator")
 
-    def StreamInstanceHistory(self, request: pb.StreamInstanceHistoryRequest,
-                              context: grpc.ServicerContext) -> Iterator[bytes]:
+    async def StreamInstanceHistory(self, request: pb.StreamInstanceHistoryRequest,
+                                    context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         try:
             hub = self.enter(context)
-            chunks = self.engine.history_chunks(hub, request, self.engine.options.history_chunk_bytes)
+            chunks = await self.in_pool(self.engine.history_chunks, hub, request,
+                                        self.engine.options.history_chunk_bytes)
         except EmulatorError as exc:
-            context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
+            await _abort(context, exc)
+            return
         except Exception as exc:
             log.exception("internal error in StreamInstanceHistory")
-            context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in StreamInstanceHistory: {exc}")
-        yield from chunks
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in StreamInstanceHistory: {exc}")
+            return
+        for chunk in chunks:
+            yield chunk
 
     # ------------------------------------------------------------------------------ workers
-    def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: grpc.ServicerContext) -> Iterator[bytes]:
+    async def GetWorkItems(self, request: pb.GetWorkItemsRequest,
+                           context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        engine = self.engine
         try:
             hub = self.enter(context)
-            md = dict(context.invocation_metadata() or ())
+            md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
             worker = str(md.get("workerid", "") or md.get("x-user-agent", ""))
-            self._enter_blocking("this work-item stream was")
+            stream = engine.open_stream(hub, request, worker)
         except EmulatorError as exc:
-            context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
-        try:
-            stream = self.engine.open_stream(hub, request, worker)
-        except EmulatorError as exc:
-            self._leave_blocking()
-            context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
-        engine = self.engine
-        context.add_callback(lambda: engine.close_stream(stream))
+            await _abort(context, exc)
+            return
+        wake = asyncio.Event()
+        listener = engine.add_work_listener(self.signal(wake.set))
         try:
             while True:
-                item = engine.next_work_item(stream, self.health_ping_interval)
+                wake.clear()
+                item = engine.next_work_item(stream, 0)
                 if engine.stopping:
-                    context.abort(grpc.StatusCode.UNAVAILABLE, "the emulator is shutting down")
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "the emulator is shutting down")
                 if stream.closed:
                     return
-                yield _HEALTH_PING if item is None else item
+                if item is not None:
+                    yield item
+                    continue
+                try:
+                    await asyncio.wait_for(wake.wait(), self.health_ping_interval)
+                except asyncio.TimeoutError:
+                    yield _HEALTH_PING
         finally:
+            engine.remove_work_listener(listener)
             engine.close_stream(stream)
-            self._leave_blocking()
 
-    @_guard
-    def CompleteOrchestratorTask(self, hub: str, request: pb.OrchestratorResponse,
-                                 context: grpc.ServicerContext) -> Any:
+    @_inline
+    def CompleteOrchestratorTask(self, hub: str, request: pb.OrchestratorResponse, context: Any) -> Any:
         if not request.completionToken:
             raise InvalidArgument("completionToken must not be empty")
         if not self.engine.complete_orchestration(request):
             log.debug("ignored a stale or duplicate orchestrator completion for %r", request.instanceId)
         return pb.CompleteTaskResponse()
 
-    @_guard
-    def CompleteActivityTask(self, hub: str, request: pb.ActivityResponse, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def CompleteActivityTask(self, hub: str, request: pb.ActivityResponse, context: Any) -> Any:
         if not request.completionToken:
             raise InvalidArgument("completionToken must not be empty")
         if not self.engine.complete_activity(request):
             log.debug("ignored a stale or duplicate activity completion for %r", request.instanceId)
         return pb.CompleteTaskResponse()
 
-    @_guard
-    def AbandonTaskOrchestratorWorkItem(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def AbandonTaskOrchestratorWorkItem(self, hub: str, request: Any, context: Any) -> Any:
         self.engine.abandon(request.completionToken, "o")
         return pb.AbandonOrchestrationTaskResponse()
 
-    @_guard
-    def AbandonTaskActivityWorkItem(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def AbandonTaskActivityWorkItem(self, hub: str, request: Any, context: Any) -> Any:
         self.engine.abandon(request.completionToken, "a")
         return pb.AbandonActivityTaskResponse()
 
     # ----------------------------------------------------------------------------- entities
-    @_guard
-    def CompleteEntityTask(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def CompleteEntityTask(self, hub: str, request: Any, context: Any) -> Any:
         raise Unimplemented(_ENTITIES)
 
-    @_guard
-    def AbandonTaskEntityWorkItem(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def AbandonTaskEntityWorkItem(self, hub: str, request: Any, context: Any) -> Any:
         raise Unimplemented(_ENTITIES)
 
-    @_guard
-    def SignalEntity(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def SignalEntity(self, hub: str, request: Any, context: Any) -> Any:
         raise Unimplemented(_ENTITIES)
 
-    @_guard
-    def GetEntity(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def GetEntity(self, hub: str, request: Any, context: Any) -> Any:
         raise Unimplemented(_ENTITIES)
 
-    @_guard
-    def QueryEntities(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def QueryEntities(self, hub: str, request: Any, context: Any) -> Any:
         raise Unimplemented(_ENTITIES)
 
-    @_guard
-    def CleanEntityStorage(self, hub: str, request: Any, context: grpc.ServicerContext) -> Any:
+    @_inline
+    def CleanEntityStorage(self, hub: str, request: Any, context: Any) -> Any:
         raise Unimplemented(_ENTITIES)
 
 
