@@ -45,8 +45,9 @@ _MAX_BATCH_EVENTS = 1000
 #: Longest a writer waits for others queued behind it before committing the batch itself.
 _BATCH_WINDOW = 0.002
 
-#: Set by an event-loop caller (the asyncio servicer): writes then do not wait for their commit in the
-#: calling thread; each appends its transaction's epoch here and the caller awaits it (:meth:`on_commit`).
+#: Set by an event-loop caller (the asyncio servicer): writes then do not wait for their commit; each
+#: appends its transaction's epoch here, and the caller commits (:meth:`commit_now`) once its burst of
+#: writes is applied and awaits the epoch (:meth:`on_commit`).
 _DEFERRED: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("emulator_deferred", default=None)
 
 
@@ -194,7 +195,7 @@ class EngineCore:
                 if self._stopping:
                     raise Unavailable("the emulator is shutting down")
                 result, epoch = self._apply(fn)
-            deferred.append(epoch)  # the caller asks for the commit (request_commit) and awaits it
+            deferred.append(epoch)  # the caller commits (commit_now) and awaits it (on_commit)
             return result
         with self._arrivals_lock:
             self._arrivals += 1
@@ -301,12 +302,12 @@ class EngineCore:
         self._done_cv.notify_all()
         self._run_commit_callbacks()
 
-    def request_commit(self) -> None:
-        """Have the committer thread commit the open transaction (deferred writers call this once
-        they have applied a burst of writes: one fsync for all of them)."""
+    def commit_now(self) -> None:
+        """Commit the open transaction in this thread (deferred writers, once their burst is applied)."""
         with self.lock:
+            self._wait_db()
             if self._tx_open:
-                self._tx_cv.notify()
+                self._commit_locked()
 
     def on_commit(self, epoch: int, callback: Callable[[bool], None]) -> None:
         """Call ``callback(ok)`` once the transaction of ``epoch`` is committed (ok) or rolled back.

@@ -1,8 +1,8 @@
 """The gRPC face of the emulator: ``TaskHubSidecarService`` over the engine, served by grpc.aio.
 
 Every call runs on the server's event loop. Quick calls (starts, events, completions, reads of one
-instance) run the engine inline and then await their transaction's commit without holding a thread:
-the committer thread settles a future (:func:`.core.deferred_commits`). Work-item streams and
+instance) run the engine inline and then await their transaction's commit, which the loop runs once it
+has applied the burst of writes that is ready (:func:`.core.deferred_commits`: one fsync per burst). Work-item streams and
 WaitForInstance* calls are coroutines woken by the engine, so any number of them cost no thread; calls
 that may scan the database (queries, purges, history) run on a small thread pool. One thread doing the
 Python work of every call, instead of a pool of threads handing the GIL to each other, is what makes
@@ -184,14 +184,19 @@ class SidecarService:
         return _LoopSignal(self.loop, self._loop_thread, fn)
 
     def request_commit(self) -> None:
-        """Commit once the loop has run what is ready now: every write of this burst shares the fsync."""
+        """Commit once the loop has run what is ready now: every write of this burst shares the fsync.
+
+        The commit runs on the loop (no hand-off to another thread and back): the fsync holds the loop
+        for a moment, but a thread hand-off costs as much here, and a write arriving meanwhile would
+        wait for the connection anyway.
+        """
         if not self._commit_requested:
             self._commit_requested = True
             self.loop.call_soon(self._commit_now)
 
     def _commit_now(self) -> None:
         self._commit_requested = False
-        self.engine.request_commit()
+        self.engine.commit_now()
 
     async def committed(self, epoch: int) -> None:
         """Wait until the transaction of ``epoch`` is durable (UNAVAILABLE if it was rolled back)."""
