@@ -7,9 +7,11 @@ Configurations (each workload gets a fresh backend; backends run in their own pr
 
 Workloads: 500 chained orchestrations of 3 activities (orchestrations/s, p50/p95 latency from schedule to
 completion), one fan-out of 1,000 activities (total time), one 2,000-step sequential chain (total time and
-per-step cost by decile). Prints a table and the target ratios with PASS/MISS; asserts nothing.
+per-step cost by decile). The chain and the fan-out run ``--repeat`` rounds (default 3), the
+configurations interleaved so that load drifting on the machine hits each alike; the median round is
+reported. Prints a table and the target ratios with PASS/MISS; asserts nothing.
 
-    .venv/bin/python bench/throughput.py [--quick] [--only a,b,c] [--json FILE]
+    .venv/bin/python bench/throughput.py [--quick] [--only a,b,c] [--repeat N] [--json FILE]
 
 The published SDK is installed into <repo>/.interop-venv on first use (needs PyPI).
 """
@@ -113,6 +115,22 @@ def _backend(config: str, published_python: Path, work_dir: Path) -> Iterator[di
         log.close()
 
 
+#: Workloads run ``--repeat`` times (the 2,000-step chain takes minutes under the published SDK: once).
+REPEATED = ("chain", "fanout")
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median time (an error if any round failed), with every round's rate."""
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
+    ordered = sorted(runs, key=lambda r: float(r["seconds"]))
+    median = dict(ordered[len(ordered) // 2])
+    if len(runs) > 1 and "per_second" in median:
+        median["per_second_all"] = [float(r["per_second"]) for r in runs]
+    return median
+
+
 def _run_workload(config: str, workload: str, n: int, published_python: Path, work_dir: Path,
                   timeout: float) -> dict[str, Any]:
     python = sys.executable if config == "c" else str(published_python)
@@ -188,6 +206,13 @@ def print_report(results: dict[str, dict[str, Any]], sizes: dict[str, int], conf
         entry = results.get(config, {}).get("sequence") or {}
         deciles = entry.get("step_ms_by_decile")
         print(f"({config})".ljust(8) + ("".join(f"{v:8.2f}" for v in deciles) if deciles else "  -"))
+    spreads = [(c, results[c]["chain"]["per_second_all"]) for c in configs
+               if "per_second_all" in (results.get(c, {}).get("chain") or {})]
+    if spreads:
+        print()
+        print(f"chain x{n_chain}: orchestrations/s in each round (the median round is shown above)")
+        for config, rates in spreads:
+            print(f"({config})".ljust(8) + "".join(f"{r:8.1f}" for r in rates))
     errors = [(c, w, e["error"]) for c in configs for w, e in results.get(c, {}).items() if "error" in e]
     for config, workload, error in errors:
         print(f"\nERROR ({config}) {workload}: {error}")
@@ -216,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="a,b,c", help="configurations to run, e.g. a,c")
     parser.add_argument("--workloads", default="chain,fanout,sequence", help="workloads to run")
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of the chain and fan-out workloads (configurations interleaved; the "
+                             "median round is reported, with the spread of throughput; default 3)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                         help=f"seconds allowed per workload and configuration (default {DEFAULT_TIMEOUT_S})")
     args = parser.parse_args(argv)
@@ -237,12 +265,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dtstudio-bench-") as tmp:
         work_dir = Path(tmp)
         for workload in workloads:
+            rounds = args.repeat if workload in REPEATED else 1
+            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in configs}
+            for round_no in range(rounds):  # configurations interleaved, so drifting load hits all alike
+                for config in configs:
+                    label = f" (round {round_no + 1}/{rounds})" if rounds > 1 else ""
+                    print(f"running ({config}) {workload} x{sizes[workload]}{label} ...", file=sys.stderr,
+                          flush=True)
+                    started = time.perf_counter()
+                    runs[config].append(_run_workload(config, workload, sizes[workload], published_python,
+                                                      work_dir, args.timeout))
+                    print(f"  done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
             for config in configs:
-                print(f"running ({config}) {workload} x{sizes[workload]} ...", file=sys.stderr, flush=True)
-                started = time.perf_counter()
-                results[config][workload] = _run_workload(config, workload, sizes[workload], published_python,
-                                                          work_dir, args.timeout)
-                print(f"  done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+                results[config][workload] = _median_run(runs[config])
     print_report(results, sizes, configs)
     if args.json:
         Path(args.json).write_text(json.dumps({"sizes": sizes, "results": results}, indent=1))
