@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any
 
 from typing_extensions import Self
@@ -63,13 +64,31 @@ def _make_credential(profile: ConnectionProfile) -> Any:
 
 
 class _ThreadedAsyncCredential:
-    """Adapts a synchronous azure-identity credential to the async protocol via a thread."""
+    """Adapts a synchronous azure-identity credential to the async protocol via a thread.
+
+    Each fetch runs on its own daemon thread, not on the loop's default executor: a fetch can take
+    long (a managed-identity probe, a browser sign-in nobody finishes), and closing the event loop
+    waits for its default executor, so a user quitting mid-sign-in would wait for it. Awaiting
+    :meth:`get_token` can be cancelled at once; the abandoned fetch ends on its own.
+    """
 
     def __init__(self, sync_credential: Any) -> None:
         self._cred = sync_credential
 
     async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self._cred.get_token, *scopes, **kwargs)
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[Any] = loop.create_future()
+
+        def fetch() -> None:
+            try:
+                token = self._cred.get_token(*scopes, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+                _deliver_threadsafe(loop, result, error=exc)
+            else:
+                _deliver_threadsafe(loop, result, value=token)
+
+        threading.Thread(target=fetch, name="dtstudio-credential", daemon=True).start()
+        return await result
 
     async def close(self) -> None:
         close = getattr(self._cred, "close", None)
@@ -81,6 +100,24 @@ class _ThreadedAsyncCredential:
 
     async def __aexit__(self, *args: object) -> None:
         await self.close()
+
+
+def _deliver_threadsafe(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], *, value: Any = None,
+                        error: BaseException | None = None) -> None:
+    """Settle ``future`` on its loop from another thread; nothing happens if the loop or the waiter is gone."""
+
+    def settle() -> None:
+        if future.done():  # cancelled: nobody waits any more
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:  # the loop is closed (the app is quitting)
+        pass
 
 
 def open_client(profile: ConnectionProfile, *, embedded_address: str | None = None) -> Any:
@@ -115,7 +152,12 @@ def open_client(profile: ConnectionProfile, *, embedded_address: str | None = No
 
 
 async def check_connection(client: Any, profile: ConnectionProfile, *, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Prove the endpoint answers and the task hub exists; raise :class:`ConnectionError_` if not."""
+    """Prove the endpoint answers and the task hub exists; raise :class:`ConnectionError_` if not.
+
+    Cancelled (the window closes, or the user connects elsewhere), it closes ``client`` before
+    passing the cancellation on: an abandoned attempt must not leave a channel connecting, e.g. to
+    an unreachable scheduler, past the window or the event loop that started it.
+    """
     from durabletask.client import OrchestrationQuery
 
     async def probe() -> None:
@@ -127,6 +169,12 @@ async def check_connection(client: Any, profile: ConnectionProfile, *, timeout: 
 
     try:
         await asyncio.wait_for(probe(), timeout)
+    except asyncio.CancelledError:
+        try:
+            await client.close()
+        except Exception as exc:  # noqa: BLE001 - the cancellation is what matters
+            log.info("closing an abandoned client: %s", exc)
+        raise
     except Exception as exc:
         raise ConnectionError_(describe_error(exc, profile, connecting=True)) from exc
 

@@ -38,6 +38,7 @@ from dtstudio.ui.filter_bar import FilterBar
 from dtstudio.ui.hosted_worker_handling import HostedWorkerHandling
 from dtstudio.ui.instance_actions import InstanceActions
 from dtstudio.ui.instance_list_handling import InstanceListHandling
+from dtstudio.ui.main_window_shutdown import close_client_now
 
 __all__ = ["AUTO_REFRESH_CHOICES", "MainWindow", "make_detail_view"]
 
@@ -91,6 +92,8 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         self._restore_scroll = 0
         self._select_after_load: str | None = None
         self._counts_task: asyncio.Future[Any] | None = None
+        #: A close of the connection that had to wait and goes on after ``closeEvent`` (else None).
+        self.closing: asyncio.Task[Any] | None = None
         self._counts_time = 0.0
         self._dialog: QWidget | None = None
         self.batch_dialog: BatchDialog | None = None
@@ -361,11 +364,13 @@ class MainWindow(ConnectionHandling, InstanceListHandling, InstanceActions, Host
         self.runner.cancel_all()
         self._shutdown_worker()
         client, self.client = self.client, None
+        self.service = None
+        clear = getattr(self.detail, "set_client", None)
+        if clear is not None:
+            clear(None)
         if client is not None:
-            try:
-                asyncio.ensure_future(client.close())
-            except RuntimeError:
-                pass
+            # Closed now, not merely scheduled: the loop may end before a scheduled close runs.
+            self.closing = close_client_now(client)
         super().closeEvent(event)
 
     def eventFilter(self, watched: Any, event: QEvent) -> bool:

@@ -35,27 +35,81 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
-    """A qasync loop driven by Qt's event processing (qtbot.waitUntil, dialogs, ...)."""
+    """A qasync loop driven by Qt's event processing (qtbot.waitUntil, dialogs, ...).
+
+    Nothing of a test outlives its loop: at the end its tasks are cancelled and awaited, and a
+    grpc.aio channel still open on it fails the test (after being closed). A channel left behind,
+    e.g. still connecting to an unreachable endpoint, is bound to a closed loop and shares grpc's
+    process-wide completion queue with the next test's channels.
+    """
     import qasync
-    from PySide6.QtTest import QTest
 
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
     try:
         yield loop
     finally:
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        for _ in range(200):
-            if all(t.done() for t in pending):
-                break
-            QTest.qWait(5)
-        # Not loop.stop(): that calls QApplication.exit(), which would end the next Qt wait early.
-        loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-        asyncio.events._set_running_loop(None)
-        loop.close()
-        asyncio.set_event_loop(None)
+        try:
+            unfinished = _cancel_and_wait(loop)
+            open_channels = _close_open_channels(loop)
+        finally:
+            # Not loop.stop(): that calls QApplication.exit(), which would end the next Qt wait early.
+            loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+            asyncio.events._set_running_loop(None)
+            loop.close()
+            asyncio.set_event_loop(None)
+        assert not unfinished, f"tasks still running after being cancelled at the end of the test: {unfinished}"
+        assert not open_channels, f"grpc.aio channels left open at the end of the test (closed now): {open_channels}"
+
+
+def _cancel_and_wait(loop: asyncio.AbstractEventLoop, timeout: float = 2.0) -> list[str]:
+    """Cancel the loop's tasks and let them finish (cancellation may run cleanup, e.g. closing a
+    client); returns those still not done after ``timeout`` seconds."""
+    import time
+
+    from PySide6.QtTest import QTest
+
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    deadline = time.monotonic() + timeout
+    while any(not t.done() for t in pending) and time.monotonic() < deadline:
+        QTest.qWait(5)
+    return [repr(t.get_coro()) for t in pending if not t.done()]
+
+
+def _open_channels(loop: asyncio.AbstractEventLoop) -> list[Any]:
+    """The grpc.aio channels created on ``loop`` that are not closed yet."""
+    import gc
+
+    found = []
+    for obj in gc.get_objects():
+        if type(obj).__module__ == "grpc.aio._channel" and type(obj).__name__ == "Channel":
+            cython_channel = getattr(obj, "_channel", None)
+            if getattr(obj, "_loop", None) is loop and cython_channel is not None and not cython_channel.closed():
+                found.append(obj)
+    return found
+
+
+def _close_open_channels(loop: asyncio.AbstractEventLoop) -> list[str]:
+    """Close the grpc.aio channels still open on ``loop``; returns their targets."""
+    import gc
+
+    from dtstudio.ui.main_window_shutdown import start_eagerly
+
+    channels = _open_channels(loop)
+    if channels:
+        gc.collect()  # unreachable channels close themselves when collected: only live ones count
+        channels = _open_channels(loop)
+    for channel in channels:
+        start_eagerly(channel.close())
+    return [c._channel.target().decode(errors="replace") for c in channels]
+
+
+@pytest.fixture
+def open_channels(qloop: asyncio.AbstractEventLoop) -> Callable[[], list[Any]]:
+    """Lists the grpc.aio channels open on the test's loop (for tests of closing)."""
+    return lambda: _open_channels(qloop)
 
 
 @pytest.fixture

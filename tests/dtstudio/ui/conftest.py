@@ -39,6 +39,9 @@ def make_window(qtbot: Any, qloop: Any, tmp_path: Path) -> Iterator[Any]:
     yield make
     for w in made:
         w.runner.cancel_all()
+        closing = w.closing  # a close of its connection that had to wait (rare)
+        if closing is not None:
+            qtbot.waitUntil(closing.done, timeout=5_000)
 
 
 @pytest.fixture
@@ -50,5 +53,9 @@ def window(make_window: Any, emulator: Any, qtbot: Any) -> Any:
     w.show()
     w.set_embedded_address(emulator.address)
     w.connect_to(EMBEDDED_PROFILE_NAME)
-    qtbot.waitUntil(lambda: w.connection_state == "connected", timeout=10_000)
+    try:
+        qtbot.waitUntil(lambda: w.connection_state == "connected", timeout=10_000)
+    except qtbot.TimeoutError as exc:  # say where it stuck, not only that it did
+        raise AssertionError(f"the window did not connect to {emulator.address}: state {w.connection_state!r}, "
+                             f"{w.state_label.toolTip()!r} ({exc})") from exc
     return w

@@ -1,0 +1,110 @@
+"""Closing the window leaves nothing connecting: channels close at once, abandoned connects clean up,
+a sign-in nobody waits for any more does not hold up the event loop's end."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dtstudio.core.profiles import BackendKind, ConnectionProfile, CredentialKind
+
+
+@pytest.fixture
+def unresponsive_endpoint() -> Iterator[str]:
+    """An address that accepts TCP connections and then never answers (a stuck TLS or HTTP/2 handshake)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+
+
+class _SlowCredential:
+    """A credential whose sign-in does not finish until ``release`` is set (e.g. a browser sign-in)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.asked = threading.Event()
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        self.asked.set()
+        self.release.wait(20)
+        raise RuntimeError("sign-in abandoned")
+
+
+def test_closing_the_window_closes_its_channel_at_once(window: Any, open_channels: Any) -> None:
+    assert len(open_channels()) == 1
+    window.close()
+    # Closed when close() returns, not whenever the loop gets round to it (it may end first).
+    assert open_channels() == []
+    assert window.closing is None
+
+
+def test_closing_while_connecting_to_an_unresponsive_endpoint_leaves_nothing_connecting(
+    make_window: Any, qtbot: Any, open_channels: Any, unresponsive_endpoint: str
+) -> None:
+    w = make_window()
+    w.show()
+    w.store.upsert(ConnectionProfile("stuck", BackendKind.EMULATOR, f"http://{unresponsive_endpoint}", "default"))
+    w.connect_to("stuck")
+    qtbot.waitUntil(lambda: w.connection_state == "connecting" and len(open_channels()) == 1, timeout=5_000)
+    qtbot.wait(200)  # the probe is under way
+    started = time.monotonic()
+    w.close()
+    qtbot.waitUntil(lambda: not w.runner.busy, timeout=2_000)
+    assert open_channels() == [], "the abandoned connection attempt kept its channel open"
+    assert time.monotonic() - started < 2.0
+
+
+def test_closing_while_signing_in_to_a_scheduler_does_not_wait_for_the_sign_in(
+    make_window: Any, qtbot: Any, open_channels: Any, unresponsive_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dtstudio.core import connection
+
+    credential = _SlowCredential()
+    monkeypatch.setattr(connection, "make_sync_credential", lambda profile: credential)
+    w = make_window()
+    w.show()
+    w.store.upsert(ConnectionProfile("scheduler", BackendKind.AZURE, f"https://{unresponsive_endpoint}", "hub",
+                                     CredentialKind.DEFAULT))
+    try:
+        w.connect_to("scheduler")
+        qtbot.waitUntil(credential.asked.is_set, timeout=5_000)
+        started = time.monotonic()
+        w.close()
+        qtbot.waitUntil(lambda: not w.runner.busy, timeout=2_000)
+        assert open_channels() == []
+        assert time.monotonic() - started < 2.0
+    finally:
+        credential.release.set()
+
+
+def test_an_abandoned_sign_in_does_not_hold_up_closing_the_event_loop(qapp: Any) -> None:
+    import qasync
+
+    from dtstudio.core.connection import _ThreadedAsyncCredential
+
+    credential = _SlowCredential()
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+
+        async def sign_in_then_give_up() -> None:
+            try:
+                await asyncio.wait_for(_ThreadedAsyncCredential(credential).get_token("scope"), 0.2)
+            except asyncio.TimeoutError:
+                pass
+
+        loop.run_until_complete(sign_in_then_give_up())
+        assert credential.asked.is_set()
+        started = time.monotonic()
+        loop.close()  # the app closes its loop when the window has closed
+        assert time.monotonic() - started < 2.0, "closing the loop waited for the abandoned sign-in"
+    finally:
+        credential.release.set()
+        asyncio.set_event_loop(None)
