@@ -52,7 +52,11 @@ def timestamp(us: int) -> timestamp_pb2.Timestamp:
 
 def event(now_us: int, event_id: int = -1, **body: object) -> pb.HistoryEvent:
     """A history event with a timestamp, e.g. ``event(now, eventRaised=pb.EventRaisedEvent(...))``."""
-    return pb.HistoryEvent(eventId=event_id, timestamp=timestamp(now_us), **body)  # type: ignore[arg-type]
+    e = pb.HistoryEvent(eventId=event_id, **body)  # type: ignore[arg-type]
+    ts = e.timestamp  # set in place: cheaper than building a Timestamp for the constructor to copy
+    ts.seconds = now_us // 1_000_000
+    ts.nanos = (now_us % 1_000_000) * 1000
+    return e
 
 
 def failure(error_type: str, message: str) -> pb.TaskFailureDetails:
@@ -217,13 +221,12 @@ def apply_response(view: InstanceView, new_events: Sequence[pb.HistoryEvent], re
     out.custom_status = resp.customStatus.value if resp.HasField("customStatus") else None
     status, recurse_reason = _status_after(view.status, new_events)
 
-    for action in resp.actions:
-        if action.WhichOneof("orchestratorActionType") == "rewindOrchestration":
-            return _apply_rewind(view, action.rewindOrchestration, out)
-
+    actions = [(action.WhichOneof("orchestratorActionType"), action) for action in resp.actions]
     completion: pb.CompleteOrchestrationAction | None = None
-    for action in resp.actions:
-        if action.WhichOneof("orchestratorActionType") == "completeOrchestration":
+    for kind, action in actions:
+        if kind == "rewindOrchestration":
+            return _apply_rewind(view, action.rewindOrchestration, out)
+        if kind == "completeOrchestration":
             completion = action.completeOrchestration
     final: int | None = int(completion.orchestrationStatus) if completion is not None else None
     if final == CANCELED:
@@ -231,8 +234,7 @@ def apply_response(view: InstanceView, new_events: Sequence[pb.HistoryEvent], re
     finished = final is not None  # no new work for this execution once it completes or continues
     out.history.extend(new_events)
 
-    for action in resp.actions:
-        kind = action.WhichOneof("orchestratorActionType")
+    for kind, action in actions:
         aid = action.id
         if kind == "scheduleTask":
             a = action.scheduleTask

@@ -16,7 +16,7 @@ from durabletask._proto import orchestrator_service_pb2 as pb
 
 from .store import InstanceRow
 
-__all__ = ["Act", "InboxItem", "Inst", "Lease", "Stream", "field_bytes", "now_us", "varint"]
+__all__ = ["Act", "InboxItem", "Inst", "Lease", "Stream", "field_bytes", "field_header", "now_us", "varint"]
 
 
 def new_id() -> str:
@@ -31,6 +31,8 @@ def now_us() -> int:
 
 def varint(n: int) -> bytes:
     """Protobuf base-128 varint encoding of a non-negative integer."""
+    if n < 0x80:
+        return _ONE_BYTE[n]
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -39,9 +41,21 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]
+
+
+def field_header(tag: int, length: int) -> bytes:
+    """The key and length of a length-delimited protobuf field (``tag`` is the already-shifted key byte)."""
+    if length < 0x80:
+        return bytes((tag, length))
+    if length < 0x4000:
+        return bytes((tag, (length & 0x7F) | 0x80, length >> 7))
+    return bytes((tag,)) + varint(length)
+
+
 def field_bytes(tag: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field (``tag`` is the already-shifted key byte)."""
-    return bytes((tag,)) + varint(len(payload)) + payload
+    return field_header(tag, len(payload)) + payload
 
 
 _PAST_EVENTS_TAG = 0x1A  # OrchestratorRequest.pastEvents = 3, wire type 2
@@ -140,16 +154,19 @@ class Inst:
 
     def set_history(self, events: list[bytes]) -> None:
         self.history = events
-        blob = bytearray()
-        for e in events:
-            blob += field_bytes(_PAST_EVENTS_TAG, e)
-        self.blob = blob
+        self.blob = bytearray()
+        self._append_blob(events)
 
     def add_history(self, events: list[bytes]) -> None:
         assert self.history is not None
         self.history.extend(events)
+        self._append_blob(events)
+
+    def _append_blob(self, events: list[bytes]) -> None:
+        blob = self.blob
         for e in events:
-            self.blob += field_bytes(_PAST_EVENTS_TAG, e)
+            blob += field_header(_PAST_EVENTS_TAG, len(e))
+            blob += e
 
     def parent(self) -> pb.ParentInstanceInfo | None:
         return None if self.row.parent is None else pb.ParentInstanceInfo.FromString(self.row.parent)
