@@ -2,10 +2,18 @@
 
 :class:`TaskHubGrpcWorker` opens one ``GetWorkItems`` stream to a Durable Task backend (our
 emulator, the DTS emulator, Azure Durable Task Scheduler), replays orchestrators over the history
-in each orchestration work item, calls activities, and reports the results. Orchestrations and
-plain activities run on two thread pools; ``async def`` activities run on an event loop thread
-owned by the worker. ``start()`` returns at once (the worker runs in the background) and can also
-be awaited; ``stop()`` shuts down cleanly.
+in each orchestration work item, calls activities, and reports the results. ``start()`` returns at
+once (the worker runs in the background) and can also be awaited; ``stop()`` shuts down cleanly.
+
+Threads, chosen to keep the hand-offs per work item few (on a busy worker, waking threads and passing
+the GIL between them costs more CPU than the work itself):
+
+* the stream thread reads the work items (it polls the stream itself: gRPC's single-threaded
+  unary-stream mode on the worker's own channel) and runs orchestration episodes right there. An
+  episode is a short, deterministic replay; its completion call is started without waiting for it;
+* plain activities run on a thread pool (``maximum_thread_pool_workers`` threads) that also makes
+  their completion calls;
+* ``async def`` activities run on an event loop thread owned by the worker.
 
 Between episodes of a running orchestration the worker keeps its live replay state (see
 ``_worker_replay_cache``): when the next work item extends the history already replayed, only the
@@ -72,6 +80,9 @@ _DEFAULT_HOST = "localhost:4001"
 #: How long ``stop()`` waits for work items that are already running.
 _STOP_GRACE_SECONDS = 5.0
 _AUTO_FILTERS: Any = AUTO_FILTERS
+#: ``grpc.experimental.ChannelOptions.SingleThreadedUnaryStream``: the thread reading a unary-stream
+#: call polls it itself (a gRPC version without the option ignores it and uses its channel thread).
+_SINGLE_THREADED_UNARY_STREAM = "SingleThreadedUnaryStream"
 
 
 class WorkerRunningError(ValueError, RuntimeError):
@@ -160,12 +171,13 @@ class TaskHubGrpcWorker:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._stream_loop: WorkItemStreamLoop | None = None
-        self._orchestration_pool: WorkerPool | None = None
         self._activity_pool: WorkerPool | None = None
         self._loop: EventLoopThread | None = None
         self._runner: WorkItemRunner | None = None
+        #: Work items being processed plus completion calls not answered yet (``stop`` waits for them).
         self._inflight = 0
-        self._inflight_cond = threading.Condition(threading.Lock())
+        self._inflight_lock = threading.Lock()
+        self._idle = threading.Event()
         self._warned_entities = False
 
     # -- properties ----------------------------------------------------------------------------
@@ -271,6 +283,9 @@ class TaskHubGrpcWorker:
         settings = StreamSettings(self._resiliency_options)
         args: list[tuple[str, Any]] = [
             ("grpc.use_local_subchannel_pool", 1),
+            # The stream thread polls the stream itself instead of being woken by gRPC's channel
+            # thread for every message: one thread hand-off less per work item.
+            (_SINGLE_THREADED_UNARY_STREAM, 1),
             ("grpc.initial_reconnect_backoff_ms", max(10, int(settings.backoff_base * 1000))),
             ("grpc.min_reconnect_backoff_ms", max(10, int(settings.backoff_base * 1000))),
             ("grpc.max_reconnect_backoff_ms", max(100, int(settings.backoff_cap * 1000))),
@@ -314,7 +329,6 @@ class TaskHubGrpcWorker:
                 versioning=self._versioning,
                 exception_properties_provider=self._exception_properties_provider,
             )
-            self._orchestration_pool = WorkerPool(threads, "durabletask-orchestration")
             self._activity_pool = WorkerPool(threads, "durabletask-activity")
             if self._async_activities:
                 self._loop = EventLoopThread()
@@ -358,12 +372,11 @@ class TaskHubGrpcWorker:
         # made from the pools), so the pools and the channel stay open a moment longer.
         self._stop_event_loop()
         self._wait_inflight(min(1.0, _STOP_GRACE_SECONDS))
-        for pool in (self._orchestration_pool, self._activity_pool):
-            if pool is not None:
-                pool.shutdown(wait=False)
+        if self._activity_pool is not None:
+            self._activity_pool.shutdown(wait=False)
         stream_loop.close_channel()
         with self._state_lock:
-            self._orchestration_pool = self._activity_pool = None
+            self._activity_pool = None
             self._stream_loop = None
             self._thread = None
             self._running = False
@@ -373,13 +386,15 @@ class TaskHubGrpcWorker:
     def _wait_inflight(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for every work item in flight to finish; True when none is left."""
         deadline = time.monotonic() + seconds
-        with self._inflight_cond:
-            while self._inflight > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._inflight_cond.wait(left)
-        return True
+        while True:
+            with self._inflight_lock:
+                if self._inflight <= 0:
+                    return True
+                self._idle.clear()  # set again by the _done_one that reaches zero
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._idle.wait(left)
 
     def _stop_event_loop(self) -> None:
         loop, self._loop = self._loop, None
@@ -412,9 +427,10 @@ class TaskHubGrpcWorker:
         kind = item.WhichOneof("request")
         token = item.completionToken
         if kind == "orchestratorRequest":
-            self._submit(
-                self._orchestration_pool, self._process_orchestrator, item.orchestratorRequest, token, stub
-            )
+            # Right here on the stream thread: an episode is a quick replay, and handing it to
+            # another thread would cost more than running it.
+            self._begin_one()
+            self._guarded(self._process_orchestrator, item.orchestratorRequest, token, stub)
         elif kind == "activityRequest":
             req = item.activityRequest
             if req.name in self._async_activities and self._loop is not None:
@@ -434,18 +450,22 @@ class TaskHubGrpcWorker:
     def _submit(self, pool: WorkerPool | None, fn: Callable[..., None], *args: Any) -> None:
         if pool is None:
             return
-        with self._inflight_cond:
-            self._inflight += 1
+        self._begin_one()
         try:
             pool.submit(self._guarded, fn, *args)
         except RuntimeError:  # pool shut down while stopping
             self._done_one()
 
+    def _begin_one(self) -> None:
+        with self._inflight_lock:
+            self._inflight += 1
+
     def _done_one(self) -> None:
-        with self._inflight_cond:
+        with self._inflight_lock:
             self._inflight -= 1
-            if self._inflight <= 0:
-                self._inflight_cond.notify_all()
+            idle = self._inflight <= 0
+        if idle and not self._idle.is_set():  # it stays set unless a stop() waits
+            self._idle.set()
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         try:
@@ -491,14 +511,41 @@ class TaskHubGrpcWorker:
             resp = runner.version_mismatch_response(req, token)
         else:
             resp = runner.run_orchestrator(req, token)
-        try:
-            stub.CompleteOrchestratorTask(resp, metadata=self._metadata)
-        except (grpc.RpcError, ValueError) as err:  # ValueError: the channel is closed
+        instance_id = req.instanceId
+
+        def not_delivered(err: Any) -> None:
             if runner.replay_cache is not None:
-                runner.replay_cache.forget(req.instanceId)
+                runner.replay_cache.forget(instance_id)
             self._logger.warning(
-                "Could not complete orchestration work item %s: %s", req.instanceId, _rpc_text(err)
+                "Could not complete orchestration work item %s: %s", instance_id, _rpc_text(err)
             )
+
+        self._start_completion(stub.CompleteOrchestratorTask, resp, not_delivered)
+
+    def _start_completion(self, method: Any, request: Any, not_delivered: Callable[[Any], None]) -> None:
+        """Start a completion call without waiting for its answer (``not_delivered(error)`` if it fails).
+
+        The call counts as in flight until answered, so ``stop`` waits for it before closing the
+        channel.
+        """
+        self._begin_one()
+        try:
+            call = method.future(request, metadata=self._metadata)
+        except (grpc.RpcError, ValueError) as err:  # ValueError: the channel is closed
+            self._done_one()
+            not_delivered(err)
+            return
+
+        def answered(call: Any) -> None:
+            try:
+                if call.code() is not grpc.StatusCode.OK:
+                    not_delivered(call)
+            except Exception:
+                self._logger.exception("Unexpected error after a completion call")
+            finally:
+                self._done_one()
+
+        call.add_done_callback(answered)
 
     def _process_activity(
         self, req: pb.ActivityRequest, token: str, stub: pb_grpc.TaskHubSidecarServiceStub
@@ -539,8 +586,7 @@ class TaskHubGrpcWorker:
     ) -> None:
         loop = self._loop
         assert loop is not None
-        with self._inflight_cond:
-            self._inflight += 1
+        self._begin_one()
         coro = self._run_async_activity(req, token, stub)
         try:
             loop.submit(coro)
@@ -570,21 +616,29 @@ class TaskHubGrpcWorker:
             except (Exception, SystemExit) as exc:
                 self._log_activity_failure(req, exc)
                 resp = runner.activity_failure(req, token, exc)
-            self._hand_to_pool(self._complete_activity, resp, stub)
+            # Started from the loop without waiting for the answer (no hand-off to a pool thread).
+            self._start_completion(
+                stub.CompleteActivityTask, resp, lambda err: self._activity_not_completed(resp, err)
+            )
         finally:
             self._done_one()
 
     def _hand_to_pool(self, fn: Callable[..., None], *args: Any) -> None:
-        # Blocking completion calls never run on the event loop thread.
+        # Blocking calls never run on the event loop thread.
         self._submit(self._activity_pool, fn, *args)
 
     def _complete_activity(self, resp: pb.ActivityResponse, stub: pb_grpc.TaskHubSidecarServiceStub) -> None:
+        # A blocking call: this pool thread waits anyway, and a blocking call costs gRPC less CPU
+        # than a future answered on another thread.
         try:
             stub.CompleteActivityTask(resp, metadata=self._metadata)
         except (grpc.RpcError, ValueError) as err:  # ValueError: the channel is closed
-            self._logger.warning(
-                "Could not complete activity %s#%d: %s", resp.instanceId, resp.taskId, _rpc_text(err)
-            )
+            self._activity_not_completed(resp, err)
+
+    def _activity_not_completed(self, resp: pb.ActivityResponse, err: Any) -> None:
+        self._logger.warning(
+            "Could not complete activity %s#%d: %s", resp.instanceId, resp.taskId, _rpc_text(err)
+        )
 
     def _log_activity_failure(self, req: pb.ActivityRequest, exc: BaseException) -> None:
         if isinstance(exc, ActivityNotRegisteredError):

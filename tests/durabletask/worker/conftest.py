@@ -41,6 +41,8 @@ class FakeSidecar(pb_grpc.TaskHubSidecarServiceServicer):
         self.activity_completions: list[pb.ActivityResponse] = []
         self.abandoned: list[tuple[str, str]] = []
         self.fail_hello = 0
+        #: Called with each orchestration completion before it is recorded (may sleep or abort).
+        self.on_orchestrator_completion: Callable[[pb.OrchestratorResponse, Any], None] | None = None
 
     def _note(self) -> None:
         with self.cond:
@@ -95,6 +97,8 @@ class FakeSidecar(pb_grpc.TaskHubSidecarServiceServicer):
     def CompleteOrchestratorTask(
         self, request: pb.OrchestratorResponse, context: Any
     ) -> pb.CompleteTaskResponse:  # noqa: N802
+        if self.on_orchestrator_completion is not None:
+            self.on_orchestrator_completion(request, context)
         with self.cond:
             self.orchestrator_completions.append(request)
             self.cond.notify_all()

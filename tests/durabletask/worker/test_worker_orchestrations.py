@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
+
+import grpc
+import pytest
 
 from durabletask import history as h
 from durabletask._proto import orchestrator_service_pb2 as pb
@@ -147,3 +153,52 @@ def test_many_items_are_processed_in_parallel(sidecar: SidecarServer) -> None:
     items = [orchestration_item([], started(), token=f"t{i}", instance_id=f"i{i}") for i in range(50)]
     resps = run_items(sidecar, new_worker(sidecar), *items)
     assert sorted(r.completionToken for r in resps) == sorted(f"t{i}" for i in range(50))
+
+
+def test_a_completion_the_backend_refuses_is_logged_and_the_replay_state_dropped(
+    sidecar: SidecarServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The completion call is answered on gRPC's thread, after the stream thread has moved on.
+    def refuse(request: pb.OrchestratorResponse, context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.UNAVAILABLE, "try again later")
+
+    sidecar.servicer.on_orchestrator_completion = refuse
+    caplog.set_level(logging.WARNING, logger="durabletask.worker")
+    worker = new_worker(sidecar)
+    with worker:
+        worker.start()
+        sidecar.servicer.items.put(orchestration_item([], started(), instance_id="inst"))
+        deadline = time.monotonic() + 5
+        while not any("Could not complete orchestration" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the refused completion was not reported"
+            time.sleep(0.01)
+        runner = worker._runner
+        assert runner is not None and runner.replay_cache is not None
+        # The episode left a kept state; a completion that did not arrive must not keep it.
+        assert "inst" not in runner.replay_cache
+    [message] = [r.getMessage() for r in caplog.records if "Could not complete" in r.getMessage()]
+    assert "inst" in message and "UNAVAILABLE" in message
+
+
+def test_stop_waits_for_a_completion_not_answered_yet(
+    sidecar: SidecarServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    arrived = threading.Event()
+    answered_at: list[float] = []
+
+    def slow(request: pb.OrchestratorResponse, context: grpc.ServicerContext) -> None:
+        arrived.set()
+        time.sleep(0.5)
+        answered_at.append(time.monotonic())
+
+    sidecar.servicer.on_orchestrator_completion = slow
+    caplog.set_level(logging.WARNING, logger="durabletask.worker")
+    worker = new_worker(sidecar)
+    worker.start()
+    sidecar.servicer.items.put(orchestration_item([], started(), token="tok"))
+    assert arrived.wait(5)
+    worker.stop()  # must not close the channel under the call that is still waiting for its answer
+    stopped_at = time.monotonic()
+    assert answered_at and answered_at[0] <= stopped_at
+    assert [r.completionToken for r in sidecar.servicer.orchestrator_completions] == ["tok"]
+    assert not [r for r in caplog.records if "Could not complete" in r.getMessage()]
