@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SCHEMA_VERSION", "TERMINAL", "DatabaseInUseError", "InstanceRow", "SchemaTooNewError", "Store"]
+__all__ = ["PAGE_SIZE", "SCHEMA_VERSION", "TERMINAL", "DatabaseInUseError", "InstanceRow", "SchemaTooNewError", "Store"]
 
 log = logging.getLogger("durabletask.emulator.store")
 
@@ -27,6 +27,12 @@ SCHEMA_VERSION = 2
 
 #: Terminal runtime statuses: COMPLETED, FAILED, TERMINATED.
 TERMINAL = (1, 3, 5)
+
+#: Page size of new database files. A commit writes every page it changed to the WAL (and checksums it),
+#: and a typical completion changes 6-8 pages in as many tables and indexes for a few hundred bytes of
+#: rows: half of SQLite's 4 KiB default halves those bytes (about 4% fewer instructions per
+#: orchestration), while events up to ~2 KiB still fit in a page without overflow pages.
+PAGE_SIZE = 2048
 
 
 class SchemaTooNewError(RuntimeError):
@@ -182,6 +188,8 @@ class Store:
             target = str(self.path)
         self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
                                    cached_statements=256, timeout=0.5)
+        # One cursor for the statements that return no rows (a new cursor per statement costs more).
+        self._w = self._db.cursor()
         try:
             self._configure()
             self._migrate()
@@ -194,6 +202,8 @@ class Store:
         db = self._db
         if self.path is not None:
             try:
+                # Takes effect only when the file is new (an existing database keeps its page size).
+                db.execute(f"PRAGMA page_size={PAGE_SIZE}")
                 # One emulator process per file: the exclusive lock also lets WAL skip shared memory.
                 db.execute("PRAGMA locking_mode=EXCLUSIVE")
                 mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -247,31 +257,31 @@ class Store:
         return self._db.total_changes
 
     def begin(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._w.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
-        self._db.execute("COMMIT")
+        self._w.execute("COMMIT")
 
     def rollback(self) -> None:
         if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
+            self._w.execute("ROLLBACK")
 
     def savepoint(self) -> None:
-        self._db.execute("SAVEPOINT op")
+        self._w.execute("SAVEPOINT op")
 
     def release(self) -> None:
-        self._db.execute("RELEASE op")
+        self._w.execute("RELEASE op")
 
     def rollback_savepoint(self) -> None:
-        self._db.execute("ROLLBACK TO op")
-        self._db.execute("RELEASE op")
+        self._w.execute("ROLLBACK TO op")
+        self._w.execute("RELEASE op")
 
     # ------------------------------------------------------------------------------------ hubs
     def hubs(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM hubs ORDER BY name")]
 
     def add_hub(self, name: str, now_us: int) -> None:
-        self._db.execute("INSERT OR IGNORE INTO hubs (name, created_us) VALUES (?, ?)", (name, now_us))
+        self._w.execute("INSERT OR IGNORE INTO hubs (name, created_us) VALUES (?, ?)", (name, now_us))
 
     # ------------------------------------------------------------------------------- instances
     def get_instance(self, hub: str, instance_id: str) -> InstanceRow | None:
@@ -286,17 +296,17 @@ class Store:
 
     def put_instance(self, row: InstanceRow) -> None:
         """Insert or fully replace an instance row."""
-        self._db.execute(f"INSERT OR REPLACE INTO instances ({_INSTANCE_COLUMNS}) "
+        self._w.execute(f"INSERT OR REPLACE INTO instances ({_INSTANCE_COLUMNS}) "
                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row.values())
 
     def update_progress(self, row: InstanceRow) -> None:
         """Write only the update time and custom status (no indexed column changes: no index writes)."""
-        self._db.execute("UPDATE instances SET updated_us=?, custom_status=? WHERE hub=? AND instance_id=?",
+        self._w.execute("UPDATE instances SET updated_us=?, custom_status=? WHERE hub=? AND instance_id=?",
                          (row.updated_us, row.custom_status, row.hub, row.instance_id))
 
     def update_runtime(self, row: InstanceRow) -> None:
         """Write the fields a completion changes."""
-        self._db.execute(
+        self._w.execute(
             "UPDATE instances SET execution_id=?, version=?, status=?, updated_us=?, completed_us=?, "
             "input=?, output=?, custom_status=?, failure=?, parent=? WHERE hub=? AND instance_id=?",
             (row.execution_id, row.version, row.status, row.updated_us, row.completed_us, row.input,
@@ -305,7 +315,7 @@ class Store:
     def delete_instance(self, hub: str, instance_id: str) -> None:
         """Delete an instance with its history, inbox and activity rows."""
         key = (hub, instance_id)
-        db = self._db
+        db = self._w
         db.execute("DELETE FROM instances WHERE hub=? AND instance_id=?", key)
         db.execute("DELETE FROM history WHERE hub=? AND instance_id=?", key)
         db.execute("DELETE FROM inbox WHERE hub=? AND instance_id=?", key)
@@ -322,29 +332,29 @@ class Store:
             "SELECT event FROM history WHERE hub=? AND instance_id=? ORDER BY seq", (hub, instance_id))]
 
     def append_history(self, hub: str, instance_id: str, start_seq: int, events: Iterable[bytes]) -> None:
-        self._db.executemany(
+        self._w.executemany(
             "INSERT INTO history (hub, instance_id, seq, event) VALUES (?,?,?,?)",
             [(hub, instance_id, start_seq + i, e) for i, e in enumerate(events)])
 
     def clear_history(self, hub: str, instance_id: str) -> None:
-        self._db.execute("DELETE FROM history WHERE hub=? AND instance_id=?", (hub, instance_id))
+        self._w.execute("DELETE FROM history WHERE hub=? AND instance_id=?", (hub, instance_id))
 
     # ----------------------------------------------------------------------------------- inbox
     def add_inbox(self, hub: str, instance_id: str, execution_id: str | None, visible_us: int,
                   event: bytes) -> int:
-        cur = self._db.execute(
+        cur = self._w.execute(
             "INSERT INTO inbox (hub, instance_id, execution_id, visible_us, event) VALUES (?,?,?,?,?)",
             (hub, instance_id, execution_id, visible_us, event))
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
     def delete_inbox(self, ids: Sequence[int]) -> None:
         if len(ids) == 1:
-            self._db.execute("DELETE FROM inbox WHERE id=?", (ids[0],))
+            self._w.execute("DELETE FROM inbox WHERE id=?", (ids[0],))
         elif ids:
-            self._db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in ids])
+            self._w.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in ids])
 
     def clear_inbox(self, hub: str, instance_id: str) -> None:
-        self._db.execute("DELETE FROM inbox WHERE hub=? AND instance_id=?", (hub, instance_id))
+        self._w.execute("DELETE FROM inbox WHERE hub=? AND instance_id=?", (hub, instance_id))
 
     def inbox_rows(self) -> Iterator[tuple[int, str, str, str | None, int, bytes]]:
         """Every inbox row in arrival order: (id, hub, instance id, execution id, visible at, event)."""
@@ -353,16 +363,16 @@ class Store:
 
     # ------------------------------------------------------------------------------ activities
     def add_activity(self, hub: str, instance_id: str, execution_id: str, request: bytes) -> int:
-        cur = self._db.execute(
+        cur = self._w.execute(
             "INSERT INTO activities (hub, instance_id, execution_id, request) VALUES (?,?,?,?)",
             (hub, instance_id, execution_id, request))
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
     def delete_activity(self, activity_id: int) -> None:
-        self._db.execute("DELETE FROM activities WHERE id=?", (activity_id,))
+        self._w.execute("DELETE FROM activities WHERE id=?", (activity_id,))
 
     def clear_activities(self, hub: str, instance_id: str) -> None:
-        self._db.execute("DELETE FROM activities WHERE hub=? AND instance_id=?", (hub, instance_id))
+        self._w.execute("DELETE FROM activities WHERE hub=? AND instance_id=?", (hub, instance_id))
 
     def activity_rows(self) -> Iterator[tuple[int, str, str, str, bytes]]:
         """Every queued activity: (id, hub, instance id, execution id, ActivityRequest bytes)."""
