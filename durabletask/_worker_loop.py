@@ -1,8 +1,8 @@
 """The worker's event loop thread, where ``async def`` activities run.
 
 One loop for all async activities: awaiting (network calls, ``asyncio.sleep``) does not hold a
-thread, so many async activities overlap. Blocking work never runs here; the worker hands
-completions back to its thread pools.
+thread, so many async activities overlap. Blocking work never runs here: completion calls are
+started from the loop without waiting for their answers, and abandon calls go to the worker's pool.
 """
 
 from __future__ import annotations

@@ -47,8 +47,8 @@ class ConcurrencyOptions:
 
     The two ``maximum_concurrent_*`` numbers are sent to the backend as a flow-control hint (it does
     not dispatch more un-completed items than that). They default to 100 x the CPU count, as in the
-    published SDK. ``maximum_thread_pool_workers`` sizes the worker's thread pools (default: CPU
-    count + 4).
+    published SDK. ``maximum_thread_pool_workers`` sizes the thread pool that runs plain activities
+    (default: CPU count + 4); orchestration episodes run one at a time on the worker's stream thread.
     """
 
     def __init__(
