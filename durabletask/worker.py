@@ -429,8 +429,7 @@ class TaskHubGrpcWorker:
         if kind == "orchestratorRequest":
             # Right here on the stream thread: an episode is a quick replay, and handing it to
             # another thread would cost more than running it.
-            self._begin_one()
-            self._guarded(self._process_orchestrator, item.orchestratorRequest, token, stub)
+            self._run_here(self._process_orchestrator, item.orchestratorRequest, token, stub)
         elif kind == "activityRequest":
             req = item.activityRequest
             if req.name in self._async_activities and self._loop is not None:
@@ -455,6 +454,13 @@ class TaskHubGrpcWorker:
             pool.submit(self._guarded, fn, *args)
         except RuntimeError:  # pool shut down while stopping
             self._done_one()
+
+    def _run_here(self, fn: Callable[..., None], *args: Any) -> None:
+        self._begin_one()
+        try:
+            self._guarded(fn, *args)
+        except BaseException:  # noqa: BLE001 - as on a pool thread: the stream thread must live on
+            self._logger.exception("A worker job failed")
 
     def _begin_one(self) -> None:
         with self._inflight_lock:

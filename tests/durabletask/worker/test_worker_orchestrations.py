@@ -202,3 +202,26 @@ def test_stop_waits_for_a_completion_not_answered_yet(
     assert answered_at and answered_at[0] <= stopped_at
     assert [r.completionToken for r in sidecar.servicer.orchestrator_completions] == ["tok"]
     assert not [r for r in caplog.records if "Could not complete" in r.getMessage()]
+
+
+def test_the_stream_thread_survives_a_base_exception_from_an_episode(
+    sidecar: SidecarServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from durabletask._worker_execution import WorkItemRunner
+
+    class Escaped(BaseException):
+        pass
+
+    real = WorkItemRunner.run_orchestrator
+
+    def explode_once(
+        self: WorkItemRunner, req: pb.OrchestratorRequest, token: str
+    ) -> pb.OrchestratorResponse:
+        if token == "boom":
+            raise Escaped()
+        return real(self, req, token)
+
+    monkeypatch.setattr(WorkItemRunner, "run_orchestrator", explode_once)
+    items = [orchestration_item([], started(), token="boom"), orchestration_item([], started(), token="next")]
+    resps = run_items(sidecar, new_worker(sidecar), *items, expect=1)
+    assert [r.completionToken for r in resps] == ["next"]
