@@ -48,10 +48,8 @@ class Router(EngineCore):
                 ev = rt.event(now, taskFailed=pb.TaskFailedEvent(taskScheduledId=act.task_id,
                                                                   failureDetails=resp.failureDetails))
             else:
-                done = pb.TaskCompletedEvent(taskScheduledId=act.task_id)
-                if resp.HasField("result"):
-                    done.result.CopyFrom(resp.result)
-                ev = rt.event(now, taskCompleted=done)
+                ev = rt.event(now, taskCompleted=pb.TaskCompletedEvent(
+                    taskScheduledId=act.task_id, result=resp.result if resp.HasField("result") else None))
             self._enqueue(inst, ev, act.execution_id, now, post)
             return True
 
@@ -104,7 +102,8 @@ class Router(EngineCore):
         else:
             history = self._ensure_history(inst)
             skip = len(known) if known and len(known) <= len(out.history) else 0
-            data = [*(known[:skip] if known else ()), *(e.SerializeToString() for e in out.history[skip:])]
+            data = known[:skip] if known else []
+            data += [e.SerializeToString() for e in out.history[skip:]]
             self.store.append_history(hub, iid, len(history), data)
             inst.add_history(data)
             row.status = out.status

@@ -238,28 +238,20 @@ def apply_response(view: InstanceView, new_events: Sequence[pb.HistoryEvent], re
         aid = action.id
         if kind == "scheduleTask":
             a = action.scheduleTask
-            sched = pb.TaskScheduledEvent(name=a.name)
-            if a.HasField("version"):
-                sched.version.CopyFrom(a.version)
-            if a.HasField("input"):
-                sched.input.CopyFrom(a.input)
-            if a.HasField("parentTraceContext"):
-                sched.parentTraceContext.CopyFrom(a.parentTraceContext)
-            sched.tags.update(a.tags)
-            out.history.append(event(now_us, aid, taskScheduled=sched))
+            # Optional fields passed as None are left unset (one constructor call instead of a copy each).
+            version = a.version if a.HasField("version") else None
+            task_input = a.input if a.HasField("input") else None
+            trace = a.parentTraceContext if a.HasField("parentTraceContext") else None
+            tags = a.tags or None
+            out.history.append(event(now_us, aid, taskScheduled=pb.TaskScheduledEvent(
+                name=a.name, version=version, input=task_input, parentTraceContext=trace, tags=tags)))
             if not finished:
-                req = pb.ActivityRequest(name=a.name, taskId=aid)
+                req = pb.ActivityRequest(name=a.name, taskId=aid, version=version, input=task_input,
+                                         parentTraceContext=trace, tags=tags)
                 req.orchestrationInstance.instanceId = view.instance_id
                 req.orchestrationInstance.executionId.value = view.execution_id
-                if a.HasField("version"):
-                    req.version.CopyFrom(a.version)
-                elif view.version is not None:
+                if version is None and view.version is not None:
                     req.version.value = view.version
-                if a.HasField("input"):
-                    req.input.CopyFrom(a.input)
-                if a.HasField("parentTraceContext"):
-                    req.parentTraceContext.CopyFrom(a.parentTraceContext)
-                req.tags.update(a.tags)
                 out.activities.append(req)
         elif kind == "createTimer":
             fire_at = action.createTimer.fireAt

@@ -160,6 +160,26 @@ class InstanceRow:
 _PREFIX_SCAN_BUDGET = 2000
 
 
+def _null(value: None) -> None:
+    return value
+
+
+def _bind_bytes_and_none_directly() -> None:
+    """Let sqlite3 bind ``bytes`` and ``None`` parameters without its adaptation lookup.
+
+    sqlite3 binds int, float and str directly, but for every bytes or None parameter it first looks for
+    an adapter, and with none registered it tries ``__adapt__``/``__conform__``, each raising and
+    swallowing an AttributeError: about a microsecond per parameter, and a completion binds dozens
+    (events, requests, NULL columns). An identity adapter for exactly these two types ends the lookup
+    at its first step; what is stored is unchanged. The registry is process-wide, so an adapter the
+    application registered for either type is left in place.
+    """
+    if (bytes, sqlite3.PrepareProtocol) not in sqlite3.adapters:
+        sqlite3.register_adapter(bytes, bytes)
+    if (type(None), sqlite3.PrepareProtocol) not in sqlite3.adapters:
+        sqlite3.register_adapter(type(None), _null)
+
+
 def _successor(prefix: str) -> str | None:
     """The smallest string greater than every string starting with ``prefix`` (None if there is none)."""
     last = ord(prefix[-1])
@@ -186,6 +206,7 @@ class Store:
                 raise OSError(f"cannot create the database folder {self.path.parent}: "
                               f"{exc.strerror or exc}") from None
             target = str(self.path)
+        _bind_bytes_and_none_directly()
         self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
                                    cached_statements=256, timeout=0.5)
         # One cursor for the statements that return no rows (a new cursor per statement costs more).
