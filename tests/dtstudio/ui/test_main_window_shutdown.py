@@ -108,3 +108,64 @@ def test_an_abandoned_sign_in_does_not_hold_up_closing_the_event_loop(qapp: Any)
     finally:
         credential.release.set()
         asyncio.set_event_loop(None)
+
+
+_QUIT_WHILE_SIGNING_IN = '''
+import asyncio, socket, sys, threading, time
+import dtstudio.app as app
+from dtstudio.core import connection
+from dtstudio.core.profiles import BackendKind, ConnectionProfile, CredentialKind
+
+class NeverSignsIn:
+    def get_token(self, *scopes, **kwargs):
+        threading.Event().wait(30)
+        raise RuntimeError("sign-in abandoned")
+
+connection.make_sync_credential = lambda profile: NeverSignsIn()
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(16)
+closed_at = []
+create_window = app.create_window
+
+def create_and_connect(args, **kwargs):
+    ctx = create_window(args, **kwargs)
+    window = ctx.window
+    window.store.upsert(ConnectionProfile("scheduler", BackendKind.AZURE,
+                                          f"https://127.0.0.1:{listener.getsockname()[1]}", "hub", CredentialKind.DEFAULT))
+
+    async def connect_then_quit():
+        await asyncio.sleep(0.3)
+        window.connect_to("scheduler")
+        await asyncio.sleep(1.0)
+        assert window.connection_state == "connecting", window.connection_state
+        closed_at.append(time.monotonic())
+        window.close()
+
+    asyncio.ensure_future(connect_then_quit())
+    return ctx
+
+app.create_window = create_and_connect
+rc = app.run_app(sys.argv[1:])
+print(f"quit after {time.monotonic() - closed_at[0]:.2f} s", flush=True)
+sys.exit(rc)
+'''
+
+
+def test_quitting_while_signing_in_to_an_unresponsive_scheduler_exits_promptly(tmp_path: Any) -> None:
+    """The real app: the window closes while a sign-in and a TLS handshake hang; the process ends at once."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [sys.executable, "-c", _QUIT_WHILE_SIGNING_IN, "--endpoint", "http://127.0.0.1:9", "--config-dir",
+         str(tmp_path / "cfg")],
+        capture_output=True, text=True, env=env, timeout=90, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r"quit after ([0-9.]+) s", proc.stdout)
+    assert found is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert float(found.group(1)) < 5.0, "quitting waited for the sign-in"
