@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -34,13 +35,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
+def qloop(qapp: Any, grpc_channels: _ChannelRecord) -> Iterator[asyncio.AbstractEventLoop]:
     """A qasync loop driven by Qt's event processing (qtbot.waitUntil, dialogs, ...).
 
     Nothing of a test outlives its loop: at the end its tasks are cancelled and awaited, and a
-    grpc.aio channel still open on it fails the test (after being closed). A channel left behind,
-    e.g. still connecting to an unreachable endpoint, is bound to a closed loop and shares grpc's
-    process-wide completion queue with the next test's channels.
+    grpc.aio channel the test opened and left open fails the test (after being closed). A channel
+    left behind, e.g. still connecting to an unreachable endpoint, is bound to a closed loop and
+    shares grpc's process-wide completion queue with the next test's channels.
     """
     import qasync
 
@@ -48,18 +49,50 @@ def qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     asyncio.set_event_loop(loop)
     try:
         yield loop
+        unfinished = _cancel_and_wait(loop)
+        left_open = _close_open(grpc_channels)
     finally:
-        try:
-            unfinished = _cancel_and_wait(loop)
-            open_channels = _close_open_channels(loop)
-        finally:
-            # Not loop.stop(): that calls QApplication.exit(), which would end the next Qt wait early.
-            loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-            asyncio.events._set_running_loop(None)
-            loop.close()
-            asyncio.set_event_loop(None)
-        assert not unfinished, f"tasks still running after being cancelled at the end of the test: {unfinished}"
-        assert not open_channels, f"grpc.aio channels left open at the end of the test (closed now): {open_channels}"
+        # Not loop.stop(): that calls QApplication.exit(), which would end the next Qt wait early.
+        loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+        asyncio.events._set_running_loop(None)
+        loop.close()
+        asyncio.set_event_loop(None)
+    assert not unfinished, f"tasks still running after being cancelled at the end of the test: {unfinished}"
+    assert not left_open, f"grpc.aio channels left open at the end of the test (closed now): {left_open}"
+
+
+class _ChannelRecord:
+    """The grpc.aio channels created while recording (weakly: a collected channel closed itself)."""
+
+    def __init__(self) -> None:
+        self.refs: list[weakref.ref[Any]] = []
+        self.targets: dict[int, str] = {}
+
+    def open_channels(self) -> list[Any]:
+        alive = [c for c in (ref() for ref in self.refs) if c is not None]
+        return [c for c in alive if not c._channel.closed()]
+
+
+@pytest.fixture
+def grpc_channels() -> Iterator[_ChannelRecord]:
+    """Records the grpc.aio channels the test creates (the SDK creates them via grpc.aio.*_channel)."""
+    import grpc.aio
+
+    record = _ChannelRecord()
+
+    def recording(create: Callable[..., Any]) -> Callable[..., Any]:
+        def create_and_record(target: str, *args: Any, **kwargs: Any) -> Any:
+            channel = create(target, *args, **kwargs)
+            record.refs.append(weakref.ref(channel))
+            record.targets[id(channel)] = target
+            return channel
+
+        return create_and_record
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grpc.aio, "insecure_channel", recording(grpc.aio.insecure_channel))
+        patch.setattr(grpc.aio, "secure_channel", recording(grpc.aio.secure_channel))
+        yield record
 
 
 def _cancel_and_wait(loop: asyncio.AbstractEventLoop, timeout: float = 2.0) -> list[str]:
@@ -78,38 +111,26 @@ def _cancel_and_wait(loop: asyncio.AbstractEventLoop, timeout: float = 2.0) -> l
     return [repr(t.get_coro()) for t in pending if not t.done()]
 
 
-def _open_channels(loop: asyncio.AbstractEventLoop) -> list[Any]:
-    """The grpc.aio channels created on ``loop`` that are not closed yet."""
-    import gc
-
-    found = []
-    for obj in gc.get_objects():
-        if type(obj).__module__ == "grpc.aio._channel" and type(obj).__name__ == "Channel":
-            cython_channel = getattr(obj, "_channel", None)
-            if getattr(obj, "_loop", None) is loop and cython_channel is not None and not cython_channel.closed():
-                found.append(obj)
-    return found
-
-
-def _close_open_channels(loop: asyncio.AbstractEventLoop) -> list[str]:
-    """Close the grpc.aio channels still open on ``loop``; returns their targets."""
+def _close_open(record: _ChannelRecord) -> list[str]:
+    """Close the recorded channels still open; returns their targets."""
     import gc
 
     from dtstudio.ui.main_window_shutdown import start_eagerly
 
-    channels = _open_channels(loop)
+    channels = record.open_channels()
     if channels:
-        gc.collect()  # unreachable channels close themselves when collected: only live ones count
-        channels = _open_channels(loop)
+        del channels
+        gc.collect()  # channels only garbage holds close themselves when collected: live ones count
+        channels = record.open_channels()
     for channel in channels:
         start_eagerly(channel.close())
-    return [c._channel.target().decode(errors="replace") for c in channels]
+    return [record.targets.get(id(c), "?") for c in channels]
 
 
 @pytest.fixture
-def open_channels(qloop: asyncio.AbstractEventLoop) -> Callable[[], list[Any]]:
-    """Lists the grpc.aio channels open on the test's loop (for tests of closing)."""
-    return lambda: _open_channels(qloop)
+def open_channels(qloop: asyncio.AbstractEventLoop, grpc_channels: _ChannelRecord) -> Callable[[], list[Any]]:
+    """Lists the grpc.aio channels the test opened that are still open (for tests of closing)."""
+    return grpc_channels.open_channels
 
 
 @pytest.fixture
