@@ -45,7 +45,11 @@ def start_eagerly(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
         coro.close()
         log.warning("no running event loop: %r was abandoned unfinished", coro)
         return None
-    return loop.create_task(_carry_on(coro, waiting_for))
+    task = loop.create_task(_carry_on(coro, waiting_for))
+    # Cancelled before its first step, the task never enters _carry_on: close the coroutine so its
+    # ``finally`` blocks still run (a no-op once it has finished).
+    task.add_done_callback(lambda _task: coro.close())
+    return task
 
 
 async def _carry_on(coro: Coroutine[Any, Any, Any], waiting_for: Any) -> Any:

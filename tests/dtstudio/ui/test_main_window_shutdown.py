@@ -169,3 +169,46 @@ def test_quitting_while_signing_in_to_an_unresponsive_scheduler_exits_promptly(t
     found = re.search(r"quit after ([0-9.]+) s", proc.stdout)
     assert found is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert float(found.group(1)) < 5.0, "quitting waited for the sign-in"
+
+
+def test_start_eagerly_runs_now_and_carries_on_what_has_to_wait(qloop: Any, qtbot: Any) -> None:
+    from dtstudio.ui.main_window_shutdown import start_eagerly
+
+    steps: list[str] = []
+
+    async def at_once() -> None:
+        steps.append("at once")
+
+    assert start_eagerly(at_once()) is None and steps == ["at once"]
+
+    gate = qloop.create_future()
+
+    async def waits() -> str:
+        steps.append("before")
+        value = await gate
+        await asyncio.sleep(0)
+        steps.append(f"after {value}")
+        return "done"
+
+    task = start_eagerly(waits())
+    assert task is not None and steps[-1] == "before"  # ran up to the wait before returning
+    gate.set_result(1)
+    qtbot.waitUntil(task.done, timeout=2_000)
+    assert task.result() == "done" and steps[-1] == "after 1"
+
+    async def cleans_up() -> None:
+        try:
+            await never_set
+        finally:
+            steps.append("cleaned up")
+
+    for let_it_start in (False, True):
+        never_set = qloop.create_future()
+        steps.clear()
+        task = start_eagerly(cleans_up())
+        assert task is not None
+        if let_it_start:
+            qtbot.wait(50)
+        task.cancel()
+        qtbot.waitUntil(task.done, timeout=2_000)
+        assert task.cancelled() and steps == ["cleaned up"]
