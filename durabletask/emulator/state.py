@@ -55,7 +55,10 @@ def field_header(tag: int, length: int) -> bytes:
 
 def field_bytes(tag: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field (``tag`` is the already-shifted key byte)."""
-    return field_header(tag, len(payload)) + payload
+    length = len(payload)
+    if length < 0x80:
+        return bytes((tag, length)) + payload
+    return field_header(tag, length) + payload
 
 
 _PAST_EVENTS_TAG = 0x1A  # OrchestratorRequest.pastEvents = 3, wire type 2
@@ -136,10 +139,11 @@ class Stream:
 class Inst:
     """A live (non-terminal or leased) instance: its status row, inbox and cached history."""
 
-    __slots__ = ("blob", "history", "inbox", "lease", "not_before", "queued", "row", "wake_us")
+    __slots__ = ("blob", "history", "inbox", "key", "lease", "not_before", "queued", "row", "wake_us")
 
     def __init__(self, row: InstanceRow) -> None:
         self.row = row
+        self.key: tuple[str, str] = (row.hub, row.instance_id)  # an instance keeps its row for life
         self.inbox: list[InboxItem] = []
         self.history: list[bytes] | None = None
         self.blob = bytearray()
@@ -147,10 +151,6 @@ class Inst:
         self.queued = False
         self.not_before = 0
         self.wake_us = 0
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.row.hub, self.row.instance_id)
 
     def set_history(self, events: list[bytes]) -> None:
         self.history = events
