@@ -217,9 +217,8 @@ def test_first_query_page_is_fast_on_a_large_hub(make_server):
     first = engine.query_instances("default", pb.QueryInstancesRequest(query=cases[0]))
     assert [s.instanceId for s in first.orchestrationState[:3]] == ["inst-099999", "inst-099998", "inst-099997"]
     for q in cases:
-        engine.query_instances("default", pb.QueryInstancesRequest(query=q))  # warm the cache
-        best = min(_timed(engine, q) for _ in range(5))
-        assert best < 0.03, (q, best)  # a few ms normally; generous for a loaded CI machine
+        # Served by an index (25-600 here), not a scan of the hub (10,000-27,000 with the indexes dropped).
+        assert _sqlite_steps(engine, q) < 2_000, q
     resp = engine.query_instances("default", pb.QueryInstancesRequest(query=cases[1]))
     assert len(resp.orchestrationState) == 100 and resp.HasField("continuationToken")
     assert resp.orchestrationState[0].instanceId == "inst-099997"  # i % 4 == 1 is FAILED
@@ -227,9 +226,8 @@ def test_first_query_page_is_fast_on_a_large_hub(make_server):
     q = pb.InstanceQuery(maxInstanceCount=100, runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED,
                                                               pb.ORCHESTRATION_STATUS_FAILED])
     q.continuationToken.value = f"{base + 50_000}|inst-050000"
-    t0 = time.perf_counter()
+    assert _sqlite_steps(engine, q) < 2_000
     resp = engine.query_instances("default", pb.QueryInstancesRequest(query=q))
-    assert time.perf_counter() - t0 < 0.05
     assert [s.instanceId for s in resp.orchestrationState[:3]] == ["inst-049997", "inst-049996", "inst-049993"]
     mixed = engine.query_instances("default", pb.QueryInstancesRequest(query=cases[4]))
     assert [s.instanceId for s in mixed.orchestrationState[:4]] == [
@@ -276,7 +274,19 @@ def test_query_pages_newest_first_stable_under_inserts_and_deletes(make_server):
     assert len(seen) == len(set(seen))
 
 
-def _timed(engine, q):
-    t0 = time.perf_counter()
-    engine.query_instances("default", pb.QueryInstancesRequest(query=q))
-    return time.perf_counter() - t0
+def _sqlite_steps(engine, q):
+    """SQLite virtual-machine instructions (in hundreds) one query takes: a page read through an index
+    costs a few thousand, a scan of the 100,000-row hub a few million, whatever the machine's load."""
+    steps = 0
+
+    def count():
+        nonlocal steps
+        steps += 1
+        return 0
+
+    engine.store._db.set_progress_handler(count, 100)
+    try:
+        engine.query_instances("default", pb.QueryInstancesRequest(query=q))
+    finally:
+        engine.store._db.set_progress_handler(None, 100)
+    return steps
