@@ -223,13 +223,9 @@ def test_empty_and_startless_histories_do_not_fail():
     assert tl.rows == [] and tl.start == T0 + timedelta(seconds=1)
 
 
-def test_large_history_builds_fast():
-    import time
-
-    events = big_history(2500)
-    t = time.perf_counter()
-    tl = build_timeline(events)
-    assert time.perf_counter() - t < 1.0
+def test_large_history_builds_a_row_and_a_span_per_task():
+    # Its speed is measured by bench/gui_detail.py (a timed assertion here failed on a loaded machine).
+    tl = build_timeline(big_history(2500))
     assert len(tl.rows) == 2501 and tl.span_count == 2501
 
 
