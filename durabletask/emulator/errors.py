@@ -9,7 +9,6 @@ __all__ = [
     "FailedPrecondition",
     "InvalidArgument",
     "NotFound",
-    "ResourceExhausted",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
@@ -56,7 +55,3 @@ class DeadlineExceeded(EmulatorError):
 
 class Unauthenticated(EmulatorError):
     code = "UNAUTHENTICATED"
-
-
-class ResourceExhausted(EmulatorError):
-    code = "RESOURCE_EXHAUSTED"
