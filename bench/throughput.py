@@ -41,7 +41,10 @@ CONFIGS = {
     "a": "published SDK + its in-memory backend",
     "b": "published SDK + our emulator (file db)",
     "c": "our SDK + our emulator (file db)",
+    "n": "published SDK + a do-nothing backend (not run by default: how fast the SDK itself goes)",
 }
+DEFAULT_CONFIGS = "a,b,c"
+NULL_BACKEND = Path(__file__).resolve().parent / "_null_backend.py"
 STARTUP_TIMEOUT_S = 60
 DEFAULT_TIMEOUT_S = 1200
 
@@ -91,6 +94,9 @@ def _backend(config: str, published_python: Path, work_dir: Path) -> Iterator[di
     if config == "a":
         cmd = [str(published_python), "-I", str(PUBLISHED_BACKEND), "--port", str(port)]
         what = "the published in-memory backend"
+    elif config == "n":
+        cmd = [sys.executable, str(NULL_BACKEND), "--port", str(port)]
+        what = "the do-nothing backend"
     else:
         db = work_dir / f"emulator-{config}-{port}.db"
         cmd = [sys.executable, "-m", "durabletask.emulator", "--port", str(port), "--db", str(db),
@@ -233,12 +239,19 @@ def print_report(results: dict[str, dict[str, Any]], sizes: dict[str, int], conf
         ratio = base_v / mine_v if lower_is_better else mine_v / base_v
         verdict = "PASS" if ratio >= goal else "MISS"
         print(f"  {label:<46} {ratio:7.2f}x  target >= {goal:.1f}x  {verdict}")
+    if "n" in configs:  # not a target: the published SDK when its backend costs (almost) nothing
+        free, published = _get(results, "n", "chain", "per_second"), _get(results, "a", "chain", "per_second")
+        if free and published:
+            print(f"  {'(n) vs (a): chain throughput, backend for free':<46} {free / published:7.2f}x  "
+                  "(about 1x: the published SDK itself is the limit)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test, figures are noisy)")
-    parser.add_argument("--only", default="a,b,c", help="configurations to run, e.g. a,c")
+    parser.add_argument("--only", default=DEFAULT_CONFIGS,
+                        help="configurations to run, e.g. a,c; add n for the published SDK on a do-nothing "
+                             "in-memory backend (bench/_null_backend.py): what limits (a) and (b) is the SDK")
     parser.add_argument("--workloads", default="chain,fanout,sequence", help="workloads to run")
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
     parser.add_argument("--repeat", type=int, default=3,
@@ -250,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     configs = [c.strip() for c in args.only.split(",") if c.strip()]
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown or not configs:
-        parser.error(f"--only takes a comma-separated subset of a,b,c (got {args.only!r})")
+        parser.error(f"--only takes a comma-separated subset of a,b,c,n (got {args.only!r})")
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     if not workloads or any(w not in FULL_SIZES for w in workloads):
         parser.error(f"--workloads takes a comma-separated subset of {','.join(FULL_SIZES)}")
