@@ -6,7 +6,10 @@ nothing, and one that fails after writing rolls back its whole batch). The last 
 commits for all of them (group commit: one fsync per batch); the COMMIT runs with the lock released
 (dispatch and in-memory reads go on; database users wait in ``_wait_db``), then the batch's post-commit
 actions run (make instances dispatchable, queue activities, wake waiters) and its writers, waiting on
-the epoch's event outside the lock, answer only once their change is durable. A timer thread wakes
+the epoch's event outside the lock, answer only once their change is durable. The gRPC servicer runs
+on an event loop and cannot wait like that: its writes are *deferred* (:func:`deferred_commits`), the
+loop commits its burst itself (:meth:`EngineCore.commit_now`) and awaits :meth:`EngineCore.on_commit`;
+its work-item streams are woken by work listeners, its waits by waiter objects. A timer thread wakes
 instances whose timers, scheduled starts or redelivery delays fall due, and sweeps: expired leases are
 redelivered and any unleased item that nothing would deliver is re-queued (the safety net).
 
