@@ -26,8 +26,8 @@ from durabletask.emulator import store as store_module
 
 _lock = threading.Lock()
 _count: collections.Counter[str] = collections.Counter()
-_seconds: collections.Counter[str] = collections.Counter()
-_cpu: collections.Counter[str] = collections.Counter()
+_seconds: collections.defaultdict[str, float] = collections.defaultdict(float)
+_cpu: collections.defaultdict[str, float] = collections.defaultdict(float)
 
 
 def _record(name: str, started: float, cpu_started: float) -> None:
@@ -57,17 +57,11 @@ def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        cpu_started = time.thread_time()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             return fn(*args, **kwargs)
         finally:
-            elapsed = time.perf_counter() - started
-            cpu = time.thread_time() - cpu_started
-            with _lock:
-                _count[name] += 1
-                _seconds[name] += elapsed
-                _cpu[name] += cpu
+            _record(name, started, cpu_started)
     return wrapper
 
 

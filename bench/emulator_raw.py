@@ -30,44 +30,7 @@ from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
 from durabletask.emulator import EmulatorServer
 
-
-def _orchestrate(req: pb.OrchestratorRequest) -> pb.OrchestratorResponse:
-    """chain(n, v): call 'inc' n times, threading the value through; return it."""
-    started = None
-    done = 0
-    scheduled_past = 0
-    value = None
-    for e in req.pastEvents:
-        k = e.WhichOneof("eventType")
-        if k == "executionStarted":
-            started = e.executionStarted
-        elif k == "taskCompleted":
-            done += 1
-            value = e.taskCompleted.result.value
-        elif k == "taskScheduled":
-            scheduled_past += 1
-    for e in req.newEvents:
-        k = e.WhichOneof("eventType")
-        if k == "executionStarted":
-            started = e.executionStarted
-        elif k == "taskCompleted":
-            done += 1
-            value = e.taskCompleted.result.value
-    assert started is not None
-    args = json.loads(started.input.value)
-    n = args["n"]
-    if value is None:
-        value = json.dumps(args["v"])
-    resp = pb.OrchestratorResponse(instanceId=req.instanceId)
-    if done == n:
-        a = resp.actions.add(id=-1)
-        a.completeOrchestration.orchestrationStatus = pb.ORCHESTRATION_STATUS_COMPLETED
-        a.completeOrchestration.result.value = value
-    elif scheduled_past == done:
-        a = resp.actions.add(id=done + 1)
-        a.scheduleTask.name = "inc"
-        a.scheduleTask.input.value = value
-    return resp
+from _fake_chain import orchestrate  # noqa: E402
 
 
 class RawWorker:
@@ -98,7 +61,7 @@ class RawWorker:
             pass
 
     def _orch(self, req: pb.OrchestratorRequest, token: str) -> None:
-        resp = _orchestrate(req)
+        resp = orchestrate(req)
         resp.completionToken = token
         self.stub.CompleteOrchestratorTask(resp, timeout=60)
 
