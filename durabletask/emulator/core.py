@@ -570,12 +570,9 @@ class EngineCore:
         for ev in self._waiters.pop(key, ()):
             ev.set()
 
-    def add_waiter(self, key: tuple[str, str], ev: Settable | None = None) -> Settable:
-        """Under the lock: ``ev`` (a new ``threading.Event`` if none) is set after the next committed
-        change to the instance."""
-        waiter: Settable = threading.Event() if ev is None else ev
+    def add_waiter(self, key: tuple[str, str], waiter: Settable) -> None:
+        """Under the lock: ``waiter`` is set after the next committed change to the instance."""
         self._waiters.setdefault(key, []).append(waiter)
-        return waiter
 
     def add_work_listener(self, listener: Callable[[], None]) -> int:
         """Call ``listener()`` (under the lock, from any thread) whenever new work may be ready."""

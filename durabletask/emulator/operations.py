@@ -7,9 +7,8 @@ one atomic write (or a read) against the engine's state. Errors are :mod:`.error
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from durabletask._proto import orchestrator_service_pb2 as pb
@@ -19,7 +18,6 @@ from .core import Post, Settable
 from .dispatch import Dispatcher
 from .errors import (
     AlreadyExists,
-    DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -276,7 +274,7 @@ class Operations(Dispatcher):
         """The instance's state if it has started (or finished), else None (then ``waiter`` is armed).
 
         Never blocks for long (takes the lock; may wait for a commit in progress): the event-loop
-        servicer calls it inline and awaits ``waiter``; :meth:`wait_instance` loops on it.
+        servicer calls it inline and awaits ``waiter``.
         """
         check_instance_id(instance_id)
         key = (hub, instance_id)
@@ -297,30 +295,6 @@ class Operations(Dispatcher):
             if waiter is not None:
                 self.add_waiter(key, waiter)
             return None
-
-    def wait_instance(self, hub: str, instance_id: str, payloads: bool, *, until_started: bool,
-                      timeout: float | None, is_active: Callable[[], bool]) -> pb.GetInstanceResponse:
-        """Block until the instance has started (or finished), without holding any lock while waiting."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        key = (hub, instance_id)
-        while True:
-            ev = threading.Event()
-            reached = self.instance_if_reached(hub, instance_id, payloads, until_started=until_started, waiter=ev)
-            if reached is not None:
-                return reached
-            try:
-                wait = 1.0
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise DeadlineExceeded(f"instance '{instance_id}' did not "
-                                               f"{'start' if until_started else 'complete'} in time")
-                    wait = min(wait, remaining)
-                ev.wait(wait)
-            finally:
-                self.remove_waiter(key, ev)
-            if not is_active():
-                raise Unavailable("the call was cancelled")
 
     def query_instances(self, hub: str, req: pb.QueryInstancesRequest) -> pb.QueryInstancesResponse:
         q = req.query
