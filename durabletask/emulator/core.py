@@ -570,6 +570,14 @@ class EngineCore:
         for ev in self._waiters.pop(key, ()):
             ev.set()
 
+    def work_in_flight(self) -> int:
+        """Work items leased or ready to deliver (no lock: a hint for how soon more writes will come)."""
+        return len(self.leases) + len(self._ready_o) + len(self._ready_a)
+
+    def work_in_flight(self) -> int:
+        """Work items out on streams or ready to go (read without the lock: a hint of how busy we are)."""
+        return len(self.leases) + len(self._ready_o) + len(self._ready_a)
+
     def add_waiter(self, key: tuple[str, str], waiter: Settable) -> None:
         """Under the lock: ``waiter`` is set after the next committed change to the instance."""
         self._waiters.setdefault(key, []).append(waiter)

@@ -51,6 +51,8 @@ _HEALTH_PING = b"\x22\x00"  # WorkItem{healthPing: {}}
 _ENTITIES = ("entities are not supported by this emulator yet; run entity workloads against the DTS "
              "emulator or Azure Durable Task Scheduler")
 _DEFERRED = deferred_commits()
+#: How long a commit waits for more writes while other work is in flight (see request_commit).
+COMMIT_GATHER_S = 0.003
 
 Handler = Callable[["SidecarService", str, Any, grpc.aio.ServicerContext], Any]
 
@@ -133,15 +135,49 @@ class _LoopWaiter:
     """A waiter the engine sets (from any thread); the call awaits :attr:`future` on the loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, loop_thread: int) -> None:
-        self.future: asyncio.Future[None] = loop.create_future()
+        self.future: asyncio.Future[bool] = loop.create_future()  # True once set, False on time-out
         self._signal = _LoopSignal(loop, loop_thread, self._settle)
 
     def set(self) -> None:
         self._signal()
 
     def _settle(self) -> None:
-        if not self.future.done():
-            self.future.set_result(None)
+        _settle(self.future, True)
+
+
+class _Wakeup:
+    """An event for one coroutine on the loop, cheaper than ``asyncio.Event`` + ``wait_for`` (no task)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._set = False
+        self._future: asyncio.Future[bool] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        future = self._future
+        if future is not None and not future.done():
+            future.set_result(True)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self, timeout: float) -> bool:
+        """True once set, False after ``timeout`` seconds."""
+        if self._set:
+            return True
+        future = self._future = self._loop.create_future()
+        timer = self._loop.call_later(timeout, _settle, future, False)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+            self._future = None
+
+
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 class SidecarService:
@@ -184,15 +220,22 @@ class SidecarService:
         return _LoopSignal(self.loop, self._loop_thread, fn)
 
     def request_commit(self) -> None:
-        """Commit once the loop has run what is ready now: every write of that burst shares one fsync.
+        """Commit soon, so that every write of a burst shares one fsync.
 
-        The commit runs on the loop (no hand-off to another thread and back): the fsync holds the loop
-        for a moment, but a thread hand-off costs as much here, and a write arriving meanwhile would
-        wait for the connection anyway. (Waiting a millisecond to gather more writes halved the commits
-        of the chain benchmark but doubled the time per step of a sequential chain; not worth it.)
+        The commit runs on the loop (a hand-off to another thread and back costs as much here as the
+        fsync it would move). When it runs depends on the load: with no other work item out or ready
+        (a lone chain, a single client call) it runs as soon as the loop has run what is ready now,
+        so nothing waits; while other work is in flight, more writes are about to arrive and the
+        commit waits :data:`COMMIT_GATHER_S` for them. Under the 500-chain benchmark that cuts the
+        commits per orchestration from ~7 to ~2 and the emulator's CPU by ~15%; a sequential chain
+        never waits.
         """
-        if not self._commit_requested:
-            self._commit_requested = True
+        if self._commit_requested:
+            return
+        self._commit_requested = True
+        if self.engine.work_in_flight() > 1:
+            self.loop.call_later(COMMIT_GATHER_S, self._commit_now)
+        else:
             self.loop.call_soon(self._commit_now)
 
     def _commit_now(self) -> None:
@@ -275,21 +318,25 @@ class SidecarService:
             remaining = context.time_remaining()
             deadline = None if remaining is None or remaining > 1e8 else loop.time() + max(0.0, remaining - 0.05)
             key = (hub, request.instanceId)
+            late = (f"instance '{request.instanceId}' did not "
+                    f"{'start' if until_started else 'complete'} in time")
             while True:
                 waiter = _LoopWaiter(loop, self._loop_thread)
                 reached = self.engine.instance_if_reached(hub, request.instanceId, request.getInputsAndOutputs,
                                                           until_started=until_started, waiter=waiter)
                 if reached is not None:
                     return reached
+                timer = None
                 try:
-                    timeout = None if deadline is None else deadline - loop.time()
-                    if timeout is not None and timeout <= 0:
-                        raise asyncio.TimeoutError
-                    await asyncio.wait_for(waiter.future, timeout)
-                except asyncio.TimeoutError:
-                    raise DeadlineExceeded(f"instance '{request.instanceId}' did not "
-                                           f"{'start' if until_started else 'complete'} in time") from None
+                    if deadline is not None:
+                        if deadline <= loop.time():
+                            raise DeadlineExceeded(late)
+                        timer = loop.call_at(deadline, _settle, waiter.future, False)
+                    if not await waiter.future:
+                        raise DeadlineExceeded(late)
                 finally:
+                    if timer is not None:
+                        timer.cancel()
                     self.engine.remove_waiter(key, waiter)
         except EmulatorError as exc:
             await _abort(context, exc)
@@ -374,7 +421,7 @@ class SidecarService:
         except EmulatorError as exc:
             await _abort(context, exc)
             return
-        wake = asyncio.Event()
+        wake = _Wakeup(self.loop)
         listener = engine.add_work_listener(self.signal(wake.set))
         try:
             while True:
@@ -387,9 +434,7 @@ class SidecarService:
                 if item is not None:
                     yield item
                     continue
-                try:
-                    await asyncio.wait_for(wake.wait(), self.health_ping_interval)
-                except asyncio.TimeoutError:
+                if not await wake.wait(self.health_ping_interval):
                     yield _HEALTH_PING
         finally:
             engine.remove_work_listener(listener)
