@@ -1,0 +1,189 @@
+"""When the servicer commits and when it answers: client writes wait for durability, worker completions do not.
+
+These drive :class:`SidecarService` handlers on a real event loop against a recording engine, so the
+order of "answered" and "committed" is observed directly (through gRPC it would only show as timing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask.emulator.core import deferred_commits
+from durabletask.emulator.service import COMMIT_GATHER_S, SidecarService
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _Context:
+    def invocation_metadata(self) -> tuple[()]:
+        return ()
+
+    async def abort(self, code: Any, message: str) -> None:
+        raise _Aborted(f"{code}: {message}")
+
+
+class _RecordingEngine:
+    """Each write opens epoch 1, 2, ...; ``commit_now`` commits them all; callbacks fire on ``settle``."""
+
+    def __init__(self, in_flight: int = 0) -> None:
+        self.in_flight = in_flight
+        self.next_epoch = 1
+        self.open: list[int] = []
+        self.commits: list[list[int]] = []
+        self.callbacks: dict[int, list[Any]] = {}
+
+    def _write(self) -> None:
+        epochs = deferred_commits().get()
+        assert epochs is not None, "the servicer must collect epochs of deferred writes"
+        if not self.open:
+            self.open.append(self.next_epoch)
+            self.next_epoch += 1
+        epochs.append(self.open[-1])
+
+    # the engine API the handlers use
+    def work_in_flight(self) -> int:
+        return self.in_flight
+
+    def complete_activity(self, request: pb.ActivityResponse) -> bool:
+        self._write()
+        return True
+
+    def raise_event(self, hub: str, request: pb.RaiseEventRequest) -> None:
+        self._write()
+
+    def commit_now(self) -> None:
+        if self.open:
+            self.commits.append(self.open)
+            self.open = []
+
+    def on_commit(self, epoch: int, callback: Any) -> None:
+        self.callbacks.setdefault(epoch, []).append(callback)
+
+    def settle(self) -> None:
+        """The committed epochs become durable: call their waiters back."""
+        for batch in self.commits:
+            for epoch in batch:
+                for callback in self.callbacks.pop(epoch, []):
+                    callback(True)
+
+
+def _service(engine: _RecordingEngine) -> SidecarService:
+    service = SidecarService(engine)  # type: ignore[arg-type]
+    service.bind(asyncio.get_running_loop())
+    return service
+
+
+def _completion() -> pb.ActivityResponse:
+    return pb.ActivityResponse(instanceId="i1", taskId=1, completionToken="t1")
+
+
+async def _spin(turns: int = 5) -> None:
+    for _ in range(turns):
+        await asyncio.sleep(0)
+
+
+def test_a_client_write_is_answered_only_once_committed() -> None:
+    async def scenario() -> None:
+        engine = _RecordingEngine()
+        service = _service(engine)
+        try:
+            call = asyncio.ensure_future(service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="go"),
+                                                            _Context()))
+            await _spin()
+            assert engine.commits == [[1]], "a write a client waits for is committed at once"
+            assert not call.done(), "answered before its commit was durable"
+            engine.settle()
+            await _spin()
+            assert call.done() and isinstance(call.result(), pb.RaiseEventResponse)
+        finally:
+            service.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_completion_is_answered_before_its_commit() -> None:
+    async def scenario() -> None:
+        engine = _RecordingEngine()
+        service = _service(engine)
+        try:
+            answer = await asyncio.wait_for(service.CompleteActivityTask(_completion(), _Context()), 5)
+            assert isinstance(answer, pb.CompleteTaskResponse)
+            assert engine.callbacks == {}, "a completion must not wait for its commit"
+            await _spin()
+            assert engine.commits == [[1]], "the completion's write is still committed"
+        finally:
+            service.close()
+
+    asyncio.run(scenario())
+
+
+def test_completions_share_a_commit_while_other_work_is_in_flight() -> None:
+    async def scenario() -> None:
+        engine = _RecordingEngine(in_flight=10)
+        service = _service(engine)
+        try:
+            for _ in range(3):
+                await service.CompleteActivityTask(_completion(), _Context())
+                await _spin(2)
+            assert engine.commits == [], "commits nobody waits for gather while work is in flight"
+            await asyncio.sleep(COMMIT_GATHER_S * 4)
+            assert engine.commits == [[1]], "one commit covers the whole burst"
+        finally:
+            service.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_lone_completion_is_committed_at_once() -> None:
+    async def scenario() -> None:
+        engine = _RecordingEngine(in_flight=0)
+        service = _service(engine)
+        try:
+            await service.CompleteActivityTask(_completion(), _Context())
+            await _spin()
+            assert engine.commits == [[1]], "with nothing else in flight, its follow-up waits for this commit"
+        finally:
+            service.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_client_write_does_not_wait_for_gathered_completions() -> None:
+    async def scenario() -> None:
+        engine = _RecordingEngine(in_flight=10)
+        service = _service(engine)
+        try:
+            await service.CompleteActivityTask(_completion(), _Context())
+            call = asyncio.ensure_future(service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="go"),
+                                                            _Context()))
+            await _spin()
+            assert engine.commits == [[1]], "the client's write commits at once, the completion with it"
+            engine.settle()
+            await _spin()
+            assert call.done()
+        finally:
+            service.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("in_flight", [0, 10])
+def test_a_refused_completion_commits_nothing(in_flight: int) -> None:
+    async def scenario() -> None:
+        engine = _RecordingEngine(in_flight=in_flight)
+        service = _service(engine)
+        try:
+            with pytest.raises(_Aborted, match="INVALID_ARGUMENT"):
+                await service.CompleteActivityTask(pb.ActivityResponse(instanceId="i1", taskId=1), _Context())
+            await asyncio.sleep(COMMIT_GATHER_S * 2)
+            assert engine.commits == []
+        finally:
+            service.close()
+
+    asyncio.run(scenario())
