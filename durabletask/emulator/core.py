@@ -8,8 +8,8 @@ commits for all of them (group commit: one fsync per batch); the COMMIT runs wit
 actions run (make instances dispatchable, queue activities, wake waiters) and its writers, waiting on
 the epoch's event outside the lock, answer only once their change is durable. The gRPC servicer runs
 on an event loop and cannot wait like that: its writes are *deferred* (:func:`deferred_commits`), the
-loop commits its burst itself (:meth:`EngineCore.commit_now`) and awaits :meth:`EngineCore.on_commit`;
-its work-item streams are woken by work listeners, its waits by waiter objects. A timer thread wakes
+loop commits them itself (:meth:`EngineCore.commit_now`, when :mod:`.service` decides) and awaits
+:meth:`EngineCore.on_commit` where the caller must only hear of a durable change; its work-item streams are woken by work listeners, its waits by waiter objects. A timer thread wakes
 instances whose timers, scheduled starts or redelivery delays fall due, and sweeps: expired leases are
 redelivered and any unleased item that nothing would deliver is re-queued (the safety net).
 
@@ -569,10 +569,6 @@ class EngineCore:
     def _notify(self, key: tuple[str, str]) -> None:
         for ev in self._waiters.pop(key, ()):
             ev.set()
-
-    def work_in_flight(self) -> int:
-        """Work items leased or ready to deliver (no lock: a hint for how soon more writes will come)."""
-        return len(self.leases) + len(self._ready_o) + len(self._ready_a)
 
     def work_in_flight(self) -> int:
         """Work items out on streams or ready to go (read without the lock: a hint of how busy we are)."""

@@ -1,12 +1,15 @@
 """The gRPC face of the emulator: ``TaskHubSidecarService`` over the engine, served by grpc.aio.
 
 Every call runs on the server's event loop. Quick calls (starts, events, completions, reads of one
-instance) run the engine inline and then await their transaction's commit, which the loop runs once it
-has applied the burst of writes that is ready (:func:`.core.deferred_commits`: one fsync per burst). Work-item streams and
-WaitForInstance* calls are coroutines woken by the engine, so any number of them cost no thread; calls
-that may scan the database (queries, purges, history) run on a small thread pool. One thread doing the
-Python work of every call, instead of a pool of threads handing the GIL to each other, is what makes
-the emulator cheap per call.
+instance) run the engine inline; the loop itself commits their writes (:func:`.core.deferred_commits`,
+:meth:`SidecarService.request_commit`). A client's write is answered once it is durable and is
+committed at once; a worker's completion is answered as soon as it is applied (its follow-up work and
+waiters only see it after the commit, and a crash before the commit redelivers its work item), so its
+commit may wait a few milliseconds to share one fsync with others while work is in flight.
+Work-item streams and WaitForInstance* calls are coroutines woken by the engine, so any number of them
+cost no thread; calls that may scan the database (queries, purges, history) run on a small thread
+pool. One thread doing the Python work of every call, instead of a pool of threads handing the GIL to
+each other, is what makes the emulator cheap per call.
 
 Each call is checked here (bearer token, task hub from the ``taskhub`` header) and engine errors become
 status codes; nothing escapes as a bare UNKNOWN. The two server-streaming methods yield ready-made wire
