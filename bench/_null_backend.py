@@ -3,7 +3,7 @@
 Used by ``bench/throughput.py --only a,b,c,n`` to measure how fast an SDK's worker and client go when the
 backend costs (almost) nothing: for the published SDK, about as fast as on its own in-memory backend,
 which shows that the SDK, not its backend, limits (a). (Our emulator makes the published SDK faster than
-this null backend does, 81 vs 66 orchestrations/s in a 5-round run; why is not established.) It speaks just enough of
+this null backend does, 81 vs 72 orchestrations/s in a 5-round run; why is not established.) It speaks just enough of
 ``TaskHubSidecarService`` for ``bench/_workload.py --workload chain`` (Hello, StartInstance, GetWorkItems,
 CompleteOrchestratorTask, CompleteActivityTask, WaitForInstanceCompletion) and serves it with grpc.aio on
 one event loop. Not a product: never use it for anything else.
