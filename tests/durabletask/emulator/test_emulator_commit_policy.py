@@ -12,8 +12,12 @@ from typing import Any
 import pytest
 
 from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask.emulator import service as service_module
 from durabletask.emulator.core import deferred_commits
-from durabletask.emulator.service import COMMIT_GATHER_S, SidecarService
+from durabletask.emulator.service import SidecarService
+
+#: A gather window long enough that no stall of a loaded machine lets it run out while a test looks.
+_LONG_GATHER_S = 0.5
 
 
 class _Aborted(Exception):
@@ -123,7 +127,9 @@ def test_a_worker_completion_is_answered_before_its_commit() -> None:
     asyncio.run(scenario())
 
 
-def test_completions_share_a_commit_while_other_work_is_in_flight() -> None:
+def test_completions_share_a_commit_while_other_work_is_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service_module, "COMMIT_GATHER_S", _LONG_GATHER_S)
+
     async def scenario() -> None:
         engine = _RecordingEngine(in_flight=10)
         service = _service(engine)
@@ -132,7 +138,7 @@ def test_completions_share_a_commit_while_other_work_is_in_flight() -> None:
                 await service.CompleteActivityTask(_completion(), _Context())
                 await _spin(2)
             assert engine.commits == [], "commits nobody waits for gather while work is in flight"
-            await asyncio.sleep(COMMIT_GATHER_S * 4)
+            await asyncio.sleep(_LONG_GATHER_S * 1.5)
             assert engine.commits == [[1]], "one commit covers the whole burst"
         finally:
             service.close()
@@ -154,7 +160,9 @@ def test_a_lone_completion_is_committed_at_once() -> None:
     asyncio.run(scenario())
 
 
-def test_a_client_write_does_not_wait_for_gathered_completions() -> None:
+def test_a_client_write_does_not_wait_for_gathered_completions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service_module, "COMMIT_GATHER_S", _LONG_GATHER_S)
+
     async def scenario() -> None:
         engine = _RecordingEngine(in_flight=10)
         service = _service(engine)
@@ -181,7 +189,7 @@ def test_a_refused_completion_commits_nothing(in_flight: int) -> None:
         try:
             with pytest.raises(_Aborted, match="INVALID_ARGUMENT"):
                 await service.CompleteActivityTask(pb.ActivityResponse(instanceId="i1", taskId=1), _Context())
-            await asyncio.sleep(COMMIT_GATHER_S * 2)
+            await asyncio.sleep(service_module.COMMIT_GATHER_S * 2)
             assert engine.commits == []
         finally:
             service.close()
