@@ -3,6 +3,9 @@
 Rows are ``OrchestrationState`` objects. The model never does I/O itself: it is given a *page
 source* (an async callable ``token -> InstancePage``) and calls it from ``fetchMore``; results
 arrive on the GUI thread through the qasync loop.
+
+Fetches do not outlive the model: when Qt deletes it (its window closed), the fetches still on their way
+are cancelled, and a fetch that ends after the deletion touches nothing of the deleted model.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from dtstudio.core.formatting import TERMINAL_STATUS_NAMES, format_duration, format_timestamp, status_label
@@ -46,6 +51,14 @@ _MAX_EMPTY_PAGES = 20
 PageSource = Callable[[str | None], Awaitable[InstancePage]]
 
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _cancel_all(tasks: set[asyncio.Future[Any]], *_destroyed: Any) -> None:
+    """Cancel the fetches of a model Qt is deleting (connected to its ``destroyed`` signal).
+
+    Holds the task set, not the model: the model's C++ object is already half gone when this runs."""
+    for task in list(tasks):
+        task.cancel()
 
 
 def status_name(state: Any) -> str:
@@ -95,6 +108,9 @@ class InstanceTableModel(QAbstractTableModel):
         self._dark = False
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._task: asyncio.Future[Any] | None = None
+        #: Fetches not finished yet; cancelled when Qt deletes the model.
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.destroyed.connect(partial(_cancel_all, self._tasks))
         self.last_error: BaseException | None = None
 
     # ------------------------------------------------------------------ configuration
@@ -155,7 +171,14 @@ class InstanceTableModel(QAbstractTableModel):
         self._set_loading(True)
         task = asyncio.ensure_future(coro)
         self._task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return task
+
+    def _alive(self, generation: int) -> bool:
+        """Whether a fetch of ``generation`` may still report to the model: it is the latest fetch and
+        Qt has not deleted the model (a cancelled fetch's cleanup runs after the deletion)."""
+        return generation == self._generation and shiboken6.isValid(self)
 
     def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:  # noqa: B008
         if parent.isValid():
@@ -173,7 +196,7 @@ class InstanceTableModel(QAbstractTableModel):
             pages = 0
             while source is not None:
                 page = await source(token)
-                if generation != self._generation:
+                if not self._alive(generation):
                     return
                 pages += 1
                 self._append(page.items)
@@ -189,14 +212,14 @@ class InstanceTableModel(QAbstractTableModel):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported to the UI
-            if generation != self._generation:
+            if not self._alive(generation):
                 return
             self._exhausted = True
             self.last_error = exc
             log.info("page fetch failed: %s", exc)
             self.fetch_failed.emit(exc)
         finally:
-            if generation == self._generation:
+            if self._alive(generation):
                 self._set_loading(False)
                 self.rows_loaded.emit(len(self._rows))
 
@@ -209,7 +232,7 @@ class InstanceTableModel(QAbstractTableModel):
             pages = 0
             while source is not None:
                 page = await source(token)
-                if generation != self._generation:
+                if not self._alive(generation):
                     return
                 rows.extend(page.items)
                 token = page.continuation_token
@@ -224,12 +247,12 @@ class InstanceTableModel(QAbstractTableModel):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001
-            if generation != self._generation:
+            if not self._alive(generation):
                 return
             self.last_error = exc
             self.fetch_failed.emit(exc)
         finally:
-            if generation == self._generation:
+            if self._alive(generation):
                 self._set_loading(False)
                 self.rows_loaded.emit(len(self._rows))
 

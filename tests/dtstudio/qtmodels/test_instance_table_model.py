@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -128,3 +129,68 @@ def test_client_side_filter_gaps_keep_fetching(model: InstanceTableModel, qtbot:
     model.reload()
     qtbot.waitUntil(lambda: model.rowCount() == 5 and not model.is_loading)
     assert empty_then_data.calls == 6
+
+
+class GatedSource:
+    """A page source whose calls wait until the test opens the gate (or fail then, if ``fail``)."""
+
+    def __init__(self, rows: list[Any], fail: bool = False) -> None:
+        self.rows = rows
+        self.fail = fail
+        self.gate = asyncio.Event()
+        self.waiting = 0
+        self.finished = 0
+        self.cancelled = 0
+
+    async def __call__(self, token: str | None) -> InstancePage:
+        self.waiting += 1
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        self.finished += 1
+        if self.fail:
+            raise RuntimeError("backend went away")
+        return InstancePage(list(self.rows), None, len(self.rows))
+
+
+@pytest.mark.parametrize("how", ["reload", "refresh", "reload-fails", "refresh-fails", "reload-owner-deleted"])
+def test_a_deleted_model_cancels_its_fetch_and_logs_nothing(
+    qloop: asyncio.AbstractEventLoop, qtbot: Any, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    """A page still on its way when Qt deletes the model (its window closed) must not reach the deleted
+    model: its task is cancelled, nothing is logged, no exception escapes into the loop."""
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject
+
+    loop_errors: list[dict[str, Any]] = []
+    qloop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
+    owner = QObject() if how.endswith("owner-deleted") else None  # as the main window owns its model
+    model = InstanceTableModel(owner)
+    source = GatedSource([_state(i) for i in range(3)])
+    model.set_page_source(source)
+    refresh = how.startswith("refresh")
+    if refresh:  # a first page is loaded; the refresh is the fetch on its way
+        source.gate.set()
+        model.reload()
+        qtbot.waitUntil(lambda: model.rowCount() == 3 and not model.is_loading)
+        source.gate.clear()
+    source.fail = how.endswith("fails")
+    task = model.refresh() if refresh else model.reload()
+    assert task is not None
+    qtbot.waitUntil(lambda: source.waiting == (2 if refresh else 1))
+
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        (owner or model).deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert not shiboken6.isValid(model)
+        source.gate.set()  # the backend answers after all
+        qtbot.waitUntil(task.done)
+        qtbot.wait(20)
+        assert task.cancelled(), "the model's fetch outlived the model"  # so no exception is left unretrieved
+    assert source.cancelled == 1
+    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not noisy, [r.getMessage() for r in noisy]
+    assert not loop_errors, loop_errors
