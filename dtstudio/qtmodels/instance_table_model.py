@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from functools import partial
 from typing import Any
 
 import shiboken6
@@ -23,6 +22,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from dtstudio.core.formatting import TERMINAL_STATUS_NAMES, format_duration, format_timestamp, status_label
 from dtstudio.core.taskhub_service import InstancePage
 from dtstudio.qtmodels.instance_status_colors import status_color
+from dtstudio.qtmodels.owned_tasks import own, tasks_owned_by
 
 __all__ = ["COLUMNS", "INSTANCE_ID_ROLE", "STATE_ROLE", "InstanceTableModel", "status_name"]
 
@@ -51,14 +51,6 @@ _MAX_EMPTY_PAGES = 20
 PageSource = Callable[[str | None], Awaitable[InstancePage]]
 
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
-
-
-def _cancel_all(tasks: set[asyncio.Future[Any]], *_destroyed: Any) -> None:
-    """Cancel the fetches of a model Qt is deleting (connected to its ``destroyed`` signal).
-
-    Holds the task set, not the model: the model's C++ object is already half gone when this runs."""
-    for task in list(tasks):
-        task.cancel()
 
 
 def status_name(state: Any) -> str:
@@ -109,8 +101,7 @@ class InstanceTableModel(QAbstractTableModel):
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._task: asyncio.Future[Any] | None = None
         #: Fetches not finished yet; cancelled when Qt deletes the model.
-        self._tasks: set[asyncio.Future[Any]] = set()
-        self.destroyed.connect(partial(_cancel_all, self._tasks))
+        self._tasks = tasks_owned_by(self)
         self.last_error: BaseException | None = None
 
     # ------------------------------------------------------------------ configuration
@@ -170,9 +161,7 @@ class InstanceTableModel(QAbstractTableModel):
     def _start(self, coro: Any) -> asyncio.Future[Any]:
         self._set_loading(True)
         task = asyncio.ensure_future(coro)
-        self._task = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._task = own(self._tasks, task)
         return task
 
     def _alive(self, generation: int) -> bool:

@@ -3,6 +3,9 @@
 It loads the state and the history through an async client on the qasync loop (the GUI thread never
 waits on the network), refreshes every ``POLL_INTERVAL_MS`` while the instance is not terminal and the
 view is visible, and keeps a back stack so that opening a child (or the parent) can be undone.
+
+A load does not outlive the view: when Qt deletes the view (its window closed), the load still on its way
+is cancelled, and a load that ends after the deletion touches nothing of the deleted view.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QTabWidget, QToolButton, QVBoxLayout, QWidget
@@ -22,6 +26,7 @@ from dtstudio.core.formatting import format_duration
 from dtstudio.core.timeline import Timeline, build_timeline, format_time
 from dtstudio.qtmodels.history_model import HistoryTableModel
 from dtstudio.qtmodels.instance_status_colors import palette_is_dark
+from dtstudio.qtmodels.owned_tasks import own, tasks_owned_by
 from dtstudio.qtmodels.timeline_model import TimelineModel
 from durabletask.history import HistoryEvent
 
@@ -66,6 +71,8 @@ class InstanceDetailView(QWidget):
         self._back: list[str] = []
         self._generation = 0
         self._task: asyncio.Future[None] | None = None
+        #: Loads not finished yet; cancelled when Qt deletes the view.
+        self._tasks = tasks_owned_by(self)
         self._timeline_token = 0
         self._utc = True
         self._has_history_api = True
@@ -272,13 +279,20 @@ class InstanceDetailView(QWidget):
             self._set_banner("Not connected to a task hub.", error=True)
             return
         self._generation += 1
-        self._task = asyncio.ensure_future(
-            self._load(self._instance_id or "", self._generation, self._client)
+        self._task = own(
+            self._tasks, asyncio.ensure_future(self._load(self._instance_id or "", self._generation, self._client))
         )
+
+    def _alive(self, generation: int) -> bool:
+        """Whether a load of ``generation`` may still report to the view: it is the latest load and Qt
+        has not deleted the view (a load whose cancellation was ignored runs on after the deletion)."""
+        return generation == self._generation and shiboken6.isValid(self)
 
     async def _load(self, instance_id: str, generation: int, client: Any) -> None:
         try:
             state = await client.get_orchestration_state(instance_id, fetch_payloads=True)
+            if not self._alive(generation):
+                return
             history: list[HistoryEvent] | None = None
             if state is not None and self._has_history_api:
                 stamp = getattr(state, "last_updated_at", None)
@@ -287,7 +301,7 @@ class InstanceDetailView(QWidget):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - network/server trouble: say so, keep what is on screen
-            if generation == self._generation:
+            if self._alive(generation):
                 _log.info("loading %s failed: %s", instance_id, exc)
                 detail = exc.details() if hasattr(exc, "details") and callable(exc.details) else str(exc)
                 self._set_banner(f"Could not load {instance_id}: {type(exc).__name__}: {detail}", error=True)
@@ -295,7 +309,7 @@ class InstanceDetailView(QWidget):
                 if self._facts is not None and not self._facts.is_terminal:
                     self._schedule_poll(self.POLL_INTERVAL_MS * 4)
             return
-        if generation != self._generation:
+        if not self._alive(generation):
             return
         if state is None:
             self._show_placeholder(

@@ -412,3 +412,88 @@ def test_a_new_client_replaces_a_load_stuck_on_the_old_one(view, qtbot):
     with qtbot.waitSignal(view.loaded, timeout=5000):
         view.set_client(good)
     assert view.output_view.text() == '"from the new client"'
+
+
+class GatedClient(FakeClient):
+    """A client whose calls wait until the test opens their gate (state and history have a gate each)."""
+
+    def __init__(self):
+        super().__init__()
+        self.state_gate = asyncio.Event()
+        self.history_gate = asyncio.Event()
+        self.fail = False
+        self.waiting = []
+        self.cancelled = []
+
+    async def _wait(self, gate, what):
+        self.waiting.append(what)
+        try:
+            await gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(what)
+            raise
+        if self.fail:
+            raise RuntimeError("backend went away")
+
+    async def get_orchestration_state(self, instance_id, fetch_payloads=True):
+        await self._wait(self.state_gate, "state")
+        return self.states.get(instance_id)
+
+    async def get_orchestration_history(self, instance_id):
+        await self._wait(self.history_gate, "history")
+        return list(self.histories.get(instance_id, []))
+
+
+@pytest.mark.parametrize(
+    "how", ["state", "history", "state-fails", "history-fails", "not-found", "refresh-fails", "parent-deleted"]
+)
+def test_a_deleted_view_cancels_its_load_and_logs_nothing(qloop, qtbot, caplog, how):
+    """A state or history still on its way when Qt deletes the view (its window closed) must not reach the
+    deleted widgets: the load is cancelled, nothing is logged, no exception escapes into the loop."""
+    import logging
+
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QWidget
+
+    loop_errors = []
+    qloop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
+    owner = QWidget() if how == "parent-deleted" else None  # as the main window owns its detail view
+    view = InstanceDetailView(owner)
+    client = GatedClient()
+    instance_id = "gone" if how == "not-found" else "r"
+    client.states["r"] = state("r", Status.RUNNING)
+    client.histories["r"] = HistoryBuilder().started(0).execution_started(0).events
+    view.set_client(client)
+    if how == "refresh-fails":  # a first load is on screen; the refresh is the load on its way
+        client.state_gate.set()
+        client.history_gate.set()
+        with qtbot.waitSignal(view.loaded, timeout=5000):
+            view.show_instance(instance_id)
+        client.state_gate.clear()
+        client.waiting.clear()
+        view.refresh()
+    else:
+        if how.startswith("history"):
+            client.state_gate.set()
+        view.show_instance(instance_id)
+    waits_on = "history" if how.startswith("history") else "state"
+    qtbot.waitUntil(lambda: client.waiting[-1:] == [waits_on])
+    task = view._task
+    assert task is not None and not task.done()
+    client.fail = how.endswith("fails")
+
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        (owner or view).deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert not shiboken6.isValid(view)
+        client.state_gate.set()  # the backend answers after all
+        client.history_gate.set()
+        qtbot.waitUntil(task.done)
+        qtbot.wait(20)
+        assert task.cancelled(), "the view's load outlived the view"  # so no exception is left unretrieved
+    assert client.cancelled == [waits_on]
+    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not noisy, [r.getMessage() for r in noisy]
+    assert not loop_errors, loop_errors
