@@ -196,11 +196,20 @@ class InstanceActions(_WindowPart):
         batch = asyncio.ensure_future(
             service.run_batch(todo, op, on_result=bd.add_result, describe=lambda e: describe_error(e, self.profile))
         )
-        bd.cancel_requested.connect(batch.cancel)
+        stopped_by_user = False
+
+        def stop_batch() -> None:
+            nonlocal stopped_by_user
+            stopped_by_user = True
+            batch.cancel()
+
+        bd.cancel_requested.connect(stop_batch)
         try:
             await batch
         except asyncio.CancelledError:
             bd.mark_finished(cancelled=True)
+            if not stopped_by_user:
+                raise  # this task itself was cancelled (the window is closing): nothing more to do here
         else:
             bd.mark_finished()
         self._after_action(ids)

@@ -452,3 +452,65 @@ def test_embedded_emulator_that_cannot_start_is_explained(make_window: Any, qtbo
         assert "did not start" in w.state_label.text() and "in use by another" in w.state_label.text()
     finally:
         first.stop()
+
+
+
+class _HangingService:
+    """A service whose batches run until cancelled (``started`` is set once one runs)."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.started = asyncio.Event()
+
+    def operation(self, key: str, **options: Any) -> Any:
+        async def op(iid: str) -> str:
+            return "OK"
+
+        return op
+
+    async def run_batch(self, ids: list[str], op: Any, **kw: Any) -> None:
+        import asyncio
+
+        self.started.set()
+        await asyncio.Event().wait()
+
+
+class _QuietDialog:
+    def finish(self) -> None:
+        pass
+
+    def show_error(self, text: str) -> None:
+        raise AssertionError(text)
+
+    def set_busy(self, busy: bool) -> None:
+        pass
+
+
+def _hanging_batch(window: Any, qtbot: Any, ids: list[str]) -> tuple[Any, list[list[str]]]:
+    """Start a batch action on ``ids`` that runs until cancelled; returns its task and the refreshes after it."""
+    service = _HangingService()
+    after: list[list[str]] = []
+    window.service = service
+    window._after_action = after.append
+    task = window.runner.spawn(window._run_action("terminate", ids, {}, _QuietDialog()))
+    qtbot.waitUntil(service.started.is_set, timeout=5_000)
+    return task, after
+
+
+def test_closing_the_window_during_a_batch_stops_it_there(window: Any, qtbot: Any) -> None:
+    """The window's close cancels its tasks: a running batch must end with them, not go on to refresh."""
+    task, after = _hanging_batch(window, qtbot, ["x-1", "x-2"])
+    window.close()
+    qtbot.waitUntil(task.done, timeout=5_000)
+    assert task.cancelled(), "the batch's task must end cancelled with the window"
+    assert after == [], "a closed window must not refresh after the batch"
+    assert window.batch_dialog is not None and window.batch_dialog.finished_running
+
+
+def test_stopping_a_batch_still_refreshes_the_list(window: Any, qtbot: Any) -> None:
+    task, after = _hanging_batch(window, qtbot, ["y-1", "y-2"])
+    window.batch_dialog.cancel_requested.emit()
+    qtbot.waitUntil(task.done, timeout=5_000)
+    assert not task.cancelled()
+    assert after == [["y-1", "y-2"]], "a batch the user stopped still refreshes what it touched"
