@@ -64,6 +64,15 @@ async def _abort(context: grpc.aio.ServicerContext, exc: EmulatorError) -> None:
     await context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
 
 
+async def _fail(context: grpc.aio.ServicerContext, method: str, exc: Exception) -> None:
+    """End a call that raised: an engine error with its status code, anything else as INTERNAL (logged)."""
+    if isinstance(exc, EmulatorError):
+        await _abort(context, exc)
+    else:
+        log.error("internal error in %s", method, exc_info=exc)
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in {method}: {exc}")
+
+
 def _inline(fn: Handler) -> Callable[..., Awaitable[Any]]:
     """A quick unary call: authenticate, run ``fn`` on the loop, answer once what it wrote is durable."""
     return _run_inline(fn, answer_before_commit=False)
@@ -99,11 +108,8 @@ def _run_inline(fn: Handler, answer_before_commit: bool) -> Callable[..., Awaita
                     for epoch in sorted(set(epochs)):
                         await self.committed(epoch)
             return response
-        except EmulatorError as exc:
-            await _abort(context, exc)
         except Exception as exc:
-            log.exception("internal error in %s", fn.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in {fn.__name__}: {exc}")
+            await _fail(context, fn.__name__, exc)
 
     return handler
 
@@ -116,11 +122,8 @@ def _pooled(fn: Handler) -> Callable[..., Awaitable[Any]]:
         try:
             hub = self.enter(context)
             return await self.in_pool(fn, self, hub, request, context)
-        except EmulatorError as exc:
-            await _abort(context, exc)
         except Exception as exc:
-            log.exception("internal error in %s", fn.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in {fn.__name__}: {exc}")
+            await _fail(context, fn.__name__, exc)
 
     return handler
 
@@ -425,12 +428,8 @@ class SidecarService:
             hub = self.enter(context)
             chunks = await self.in_pool(self.engine.history_chunks, hub, request,
                                         self.engine.options.history_chunk_bytes)
-        except EmulatorError as exc:
-            await _abort(context, exc)
-            return
         except Exception as exc:
-            log.exception("internal error in StreamInstanceHistory")
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal emulator error in StreamInstanceHistory: {exc}")
+            await _fail(context, "StreamInstanceHistory", exc)
             return
         for chunk in chunks:
             yield chunk

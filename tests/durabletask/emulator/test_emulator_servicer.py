@@ -1,4 +1,5 @@
-"""When the servicer commits and when it answers: client writes wait for durability, worker completions do not.
+"""The servicer's answers: when it commits and answers (client writes wait for durability, worker
+completions do not), and how engine errors become status codes.
 
 These drive :class:`SidecarService` handlers on a real event loop against a recording engine, so the
 order of "answered" and "committed" is observed directly (through gRPC it would only show as timing).
@@ -14,6 +15,7 @@ import pytest
 from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask.emulator import service as service_module
 from durabletask.emulator.core import deferred_commits
+from durabletask.emulator.errors import NotFound
 from durabletask.emulator.service import SidecarService
 
 #: A gather window long enough that no stall of a loaded machine lets it run out while a test looks.
@@ -59,6 +61,10 @@ class _RecordingEngine:
         return True
 
     def raise_event(self, hub: str, request: pb.RaiseEventRequest) -> None:
+        if request.name == "unknown-instance":
+            raise NotFound("no instance 'i1'")
+        if request.name == "bug":
+            raise RuntimeError("a bug in the engine")
         self._write()
 
     def commit_now(self) -> None:
@@ -195,3 +201,22 @@ def test_a_refused_completion_commits_nothing(in_flight: int) -> None:
             service.close()
 
     asyncio.run(scenario())
+
+
+def test_engine_errors_become_their_status_and_bugs_internal(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        engine = _RecordingEngine()
+        service = _service(engine)
+        try:
+            with pytest.raises(_Aborted, match="NOT_FOUND: no instance 'i1'"):
+                await service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="unknown-instance"), _Context())
+            with pytest.raises(_Aborted, match="INTERNAL: internal emulator error in RaiseEvent: a bug in the engine"):
+                await service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="bug"), _Context())
+            assert engine.commits == [] and engine.open == []
+        finally:
+            service.close()
+
+    with caplog.at_level("ERROR", logger="durabletask.emulator"):
+        asyncio.run(scenario())
+    bugs = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(bugs) == 1 and "RaiseEvent" in bugs[0].getMessage() and bugs[0].exc_info is not None
