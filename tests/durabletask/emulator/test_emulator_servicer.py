@@ -8,6 +8,7 @@ order of "answered" and "committed" is observed directly (through gRPC it would 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -83,10 +84,22 @@ class _RecordingEngine:
                     callback(True)
 
 
-def _service(engine: _RecordingEngine) -> SidecarService:
-    service = SidecarService(engine)  # type: ignore[arg-type]
-    service.bind(asyncio.get_running_loop())
-    return service
+Scenario = Callable[[SidecarService, _RecordingEngine], Awaitable[None]]
+
+
+def _run(scenario: Scenario, in_flight: int = 0) -> None:
+    """Run ``scenario(service, engine)`` on a fresh loop, the service bound to it over a recording engine."""
+
+    async def main() -> None:
+        engine = _RecordingEngine(in_flight=in_flight)
+        service = SidecarService(engine)  # type: ignore[arg-type]
+        service.bind(asyncio.get_running_loop())
+        try:
+            await scenario(service, engine)
+        finally:
+            service.close()
+
+    asyncio.run(main())
 
 
 def _completion() -> pb.ActivityResponse:
@@ -99,124 +112,89 @@ async def _spin(turns: int = 5) -> None:
 
 
 def test_a_client_write_is_answered_only_once_committed() -> None:
-    async def scenario() -> None:
-        engine = _RecordingEngine()
-        service = _service(engine)
-        try:
-            call = asyncio.ensure_future(service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="go"),
-                                                            _Context()))
-            await _spin()
-            assert engine.commits == [[1]], "a write a client waits for is committed at once"
-            assert not call.done(), "answered before its commit was durable"
-            engine.settle()
-            await _spin()
-            assert call.done() and isinstance(call.result(), pb.RaiseEventResponse)
-        finally:
-            service.close()
+    async def scenario(service: SidecarService, engine: _RecordingEngine) -> None:
+        call = asyncio.ensure_future(service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="go"),
+                                                        _Context()))
+        await _spin()
+        assert engine.commits == [[1]], "a write a client waits for is committed at once"
+        assert not call.done(), "answered before its commit was durable"
+        engine.settle()
+        await _spin()
+        assert call.done() and isinstance(call.result(), pb.RaiseEventResponse)
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_a_worker_completion_is_answered_before_its_commit() -> None:
-    async def scenario() -> None:
-        engine = _RecordingEngine()
-        service = _service(engine)
-        try:
-            answer = await asyncio.wait_for(service.CompleteActivityTask(_completion(), _Context()), 5)
-            assert isinstance(answer, pb.CompleteTaskResponse)
-            assert engine.callbacks == {}, "a completion must not wait for its commit"
-            await _spin()
-            assert engine.commits == [[1]], "the completion's write is still committed"
-        finally:
-            service.close()
+    async def scenario(service: SidecarService, engine: _RecordingEngine) -> None:
+        answer = await asyncio.wait_for(service.CompleteActivityTask(_completion(), _Context()), 5)
+        assert isinstance(answer, pb.CompleteTaskResponse)
+        assert engine.callbacks == {}, "a completion must not wait for its commit"
+        await _spin()
+        assert engine.commits == [[1]], "the completion's write is still committed"
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_completions_share_a_commit_while_other_work_is_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service_module, "COMMIT_GATHER_S", _LONG_GATHER_S)
 
-    async def scenario() -> None:
-        engine = _RecordingEngine(in_flight=10)
-        service = _service(engine)
-        try:
-            for _ in range(3):
-                await service.CompleteActivityTask(_completion(), _Context())
-                await _spin(2)
-            assert engine.commits == [], "commits nobody waits for gather while work is in flight"
-            await asyncio.sleep(_LONG_GATHER_S * 1.5)
-            assert engine.commits == [[1]], "one commit covers the whole burst"
-        finally:
-            service.close()
+    async def scenario(service: SidecarService, engine: _RecordingEngine) -> None:
+        for _ in range(3):
+            await service.CompleteActivityTask(_completion(), _Context())
+            await _spin(2)
+        assert engine.commits == [], "commits nobody waits for gather while work is in flight"
+        await asyncio.sleep(_LONG_GATHER_S * 1.5)
+        assert engine.commits == [[1]], "one commit covers the whole burst"
 
-    asyncio.run(scenario())
+    _run(scenario, in_flight=10)
 
 
 def test_a_lone_completion_is_committed_at_once() -> None:
-    async def scenario() -> None:
-        engine = _RecordingEngine(in_flight=0)
-        service = _service(engine)
-        try:
-            await service.CompleteActivityTask(_completion(), _Context())
-            await _spin()
-            assert engine.commits == [[1]], "with nothing else in flight, its follow-up waits for this commit"
-        finally:
-            service.close()
+    async def scenario(service: SidecarService, engine: _RecordingEngine) -> None:
+        await service.CompleteActivityTask(_completion(), _Context())
+        await _spin()
+        assert engine.commits == [[1]], "with nothing else in flight, its follow-up waits for this commit"
 
-    asyncio.run(scenario())
+    _run(scenario, in_flight=0)
 
 
 def test_a_client_write_does_not_wait_for_gathered_completions(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service_module, "COMMIT_GATHER_S", _LONG_GATHER_S)
 
-    async def scenario() -> None:
-        engine = _RecordingEngine(in_flight=10)
-        service = _service(engine)
-        try:
-            await service.CompleteActivityTask(_completion(), _Context())
-            call = asyncio.ensure_future(service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="go"),
-                                                            _Context()))
-            await _spin()
-            assert engine.commits == [[1]], "the client's write commits at once, the completion with it"
-            engine.settle()
-            await _spin()
-            assert call.done()
-        finally:
-            service.close()
+    async def scenario(service: SidecarService, engine: _RecordingEngine) -> None:
+        await service.CompleteActivityTask(_completion(), _Context())
+        call = asyncio.ensure_future(service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="go"),
+                                                        _Context()))
+        await _spin()
+        assert engine.commits == [[1]], "the client's write commits at once, the completion with it"
+        engine.settle()
+        await _spin()
+        assert call.done()
 
-    asyncio.run(scenario())
+    _run(scenario, in_flight=10)
 
 
 @pytest.mark.parametrize("in_flight", [0, 10])
 def test_a_refused_completion_commits_nothing(in_flight: int) -> None:
-    async def scenario() -> None:
-        engine = _RecordingEngine(in_flight=in_flight)
-        service = _service(engine)
-        try:
-            with pytest.raises(_Aborted, match="INVALID_ARGUMENT"):
-                await service.CompleteActivityTask(pb.ActivityResponse(instanceId="i1", taskId=1), _Context())
-            await asyncio.sleep(service_module.COMMIT_GATHER_S * 2)
-            assert engine.commits == []
-        finally:
-            service.close()
+    async def scenario(service: SidecarService, engine: _RecordingEngine) -> None:
+        with pytest.raises(_Aborted, match="INVALID_ARGUMENT"):
+            await service.CompleteActivityTask(pb.ActivityResponse(instanceId="i1", taskId=1), _Context())
+        await asyncio.sleep(service_module.COMMIT_GATHER_S * 2)
+        assert engine.commits == []
 
-    asyncio.run(scenario())
+    _run(scenario, in_flight=in_flight)
 
 
 def test_engine_errors_become_their_status_and_bugs_internal(caplog: pytest.LogCaptureFixture) -> None:
-    async def scenario() -> None:
-        engine = _RecordingEngine()
-        service = _service(engine)
-        try:
-            with pytest.raises(_Aborted, match="NOT_FOUND: no instance 'i1'"):
-                await service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="unknown-instance"), _Context())
-            with pytest.raises(_Aborted, match="INTERNAL: internal emulator error in RaiseEvent: a bug in the engine"):
-                await service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="bug"), _Context())
-            assert engine.commits == [] and engine.open == []
-        finally:
-            service.close()
+    async def scenario(service: SidecarService, engine: _RecordingEngine) -> None:
+        with pytest.raises(_Aborted, match="NOT_FOUND: no instance 'i1'"):
+            await service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="unknown-instance"), _Context())
+        with pytest.raises(_Aborted, match="INTERNAL: internal emulator error in RaiseEvent: a bug in the engine"):
+            await service.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="bug"), _Context())
+        assert engine.commits == [] and engine.open == []
 
     with caplog.at_level("ERROR", logger="durabletask.emulator"):
-        asyncio.run(scenario())
+        _run(scenario)
     bugs = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(bugs) == 1 and "RaiseEvent" in bugs[0].getMessage() and bugs[0].exc_info is not None
