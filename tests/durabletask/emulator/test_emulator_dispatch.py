@@ -9,6 +9,7 @@ from datetime import timedelta
 import grpc
 import pytest
 from emulator_fake_worker import Ctx, FakeWorker, chain, inc, utc
+from emulator_streams import open_stream, server_stub, started_stream
 from google.protobuf import empty_pb2
 
 from conftest import (
@@ -24,7 +25,6 @@ from conftest import (
     wait_done,
 )
 from durabletask._proto import orchestrator_service_pb2 as pb
-from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
 from durabletask.emulator import EmulatorServer
 
 
@@ -34,8 +34,7 @@ def test_closed_stream_redelivers_orchestration_and_activity(stub):
     item = s1.next()
     first_token = item.completionToken
     s1.close()  # dies without completing
-    s2 = RawStream(stub)
-    try:
+    with open_stream(stub) as s2:
         again = s2.next()
         assert again.orchestratorRequest.instanceId == "i1" and again.completionToken != first_token
         assert new_kinds(again) == ["orchestratorStarted", "executionStarted"]
@@ -45,24 +44,17 @@ def test_closed_stream_redelivers_orchestration_and_activity(stub):
         complete_orchestration(stub, again, schedule(1))
         act = s2.next()
         assert act.activityRequest.name == "act"
-    finally:
-        s2.close()
-    s3 = RawStream(stub)
-    try:
+    with open_stream(stub) as s3:
         act2 = s3.next()
         assert act2.activityRequest.taskId == 1 and act2.completionToken != act.completionToken
         stub.CompleteActivityTask(pb.ActivityResponse(instanceId="i1", taskId=1, completionToken=act2.completionToken),
                                   timeout=10)
         item = s3.next()
         assert new_kinds(item) == ["orchestratorStarted", "taskCompleted"]
-    finally:
-        s3.close()
 
 
 def test_abandon_redelivers_after_a_delay(stub):
-    start(stub, "orch")
-    s = RawStream(stub)
-    try:
+    with started_stream(stub) as s:
         item = s.next()
         t0 = time.monotonic()
         stub.AbandonTaskOrchestratorWorkItem(pb.AbandonOrchestrationTaskRequest(completionToken=item.completionToken),
@@ -80,14 +72,10 @@ def test_abandon_redelivers_after_a_delay(stub):
         assert act2.activityRequest.taskId == 1
         # Unknown tokens are ignored, not errors.
         stub.AbandonTaskActivityWorkItem(pb.AbandonActivityTaskRequest(completionToken="bogus"), timeout=10)
-    finally:
-        s.close()
 
 
 def test_duplicate_and_stale_completions_are_ignored(stub):
-    start(stub, "orch")
-    s = RawStream(stub)
-    try:
+    with started_stream(stub) as s:
         item = s.next()
         complete_orchestration(stub, item, schedule(1))
         complete_orchestration(stub, item, schedule(1))  # duplicate
@@ -105,14 +93,10 @@ def test_duplicate_and_stale_completions_are_ignored(stub):
         assert kinds(ev).count("taskScheduled") == 1 and kinds(ev).count("taskCompleted") == 1
         err = pytest.raises(grpc.RpcError, stub.CompleteActivityTask, pb.ActivityResponse(instanceId="i1"), timeout=10)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    finally:
-        s.close()
 
 
 def test_one_orchestration_work_item_per_instance(stub):
-    start(stub, "orch")
-    s = RawStream(stub)
-    try:
+    with started_stream(stub) as s:
         item = s.next()
         for i in range(3):
             stub.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name=f"e{i}"), timeout=10)
@@ -121,15 +105,12 @@ def test_one_orchestration_work_item_per_instance(stub):
         item = s.next()
         assert new_kinds(item) == ["orchestratorStarted", "eventRaised", "eventRaised", "eventRaised"]
         assert len(item.orchestratorRequest.pastEvents) == 3
-    finally:
-        s.close()
 
 
 def test_concurrency_limits_are_honoured(stub):
     start(stub, "orch")
-    s = RawStream(stub, pb.GetWorkItemsRequest(maxConcurrentOrchestrationWorkItems=1,
-                                               maxConcurrentActivityWorkItems=2))
-    try:
+    with open_stream(stub, pb.GetWorkItemsRequest(maxConcurrentOrchestrationWorkItems=1,
+                                                  maxConcurrentActivityWorkItems=2)) as s:
         item = s.next()
         start(stub, "orch", instance_id="i2")
         assert s.none_within(0.3)  # one orchestration outstanding already
@@ -142,8 +123,6 @@ def test_concurrency_limits_are_honoured(stub):
         stub.CompleteActivityTask(pb.ActivityResponse(instanceId="i1", taskId=acts[0].activityRequest.taskId,
                                                       completionToken=acts[0].completionToken), timeout=10)
         assert s.next().HasField("activityRequest")
-    finally:
-        s.close()
 
 
 def test_several_workers_share_the_work(server, stub):
@@ -162,12 +141,9 @@ def test_several_workers_share_the_work(server, stub):
 
 
 def test_health_pings_on_idle_streams(stub):
-    s = RawStream(stub, skip_pings=False)
-    try:
+    with open_stream(stub, skip_pings=False) as s:
         item = s.next(timeout=3)
         assert item.HasField("healthPing")
-    finally:
-        s.close()
 
 
 def test_timers_fire_at_fire_at(server, stub):
@@ -196,21 +172,16 @@ def test_scheduled_start_is_honoured(server, stub):
     req = pb.CreateInstanceRequest(instanceId="i1", name="orch")
     req.scheduledStartTimestamp.FromMilliseconds(int(time.time() * 1000) + 800)
     stub.StartInstance(req, timeout=10)
-    s = RawStream(stub)
-    try:
+    with open_stream(stub) as s:
         item = s.next(timeout=10)
         assert new_kinds(item) == ["orchestratorStarted", "executionStarted"]
         assert item.orchestratorRequest.newEvents[0].timestamp.ToMilliseconds() >= \
             req.scheduledStartTimestamp.ToMilliseconds()  # not dispatched before its time
         assert item.orchestratorRequest.newEvents[1].executionStarted.HasField("scheduledStartTimestamp")
-    finally:
-        s.close()
 
 
 def test_continue_as_new_keeps_events_and_resets_history(server, stub):
-    start(stub, "orch", 0)
-    s = RawStream(stub)
-    try:
+    with started_stream(stub, "orch", 0) as s:
         item = s.next()
         exec1 = item.orchestratorRequest.executionId.value
         stub.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="mid"), timeout=10)  # arrives mid-episode
@@ -231,8 +202,6 @@ def test_continue_as_new_keeps_events_and_resets_history(server, stub):
         complete_orchestration(stub, item, completion(2))
         assert wait_done(stub).output.value == "2"
         assert s.none_within(0.3)  # the scheduleTask of the continued episode was not queued
-    finally:
-        s.close()
 
 
 def test_sub_orchestrations_and_failure_details(server, stub):
@@ -287,10 +256,7 @@ def test_send_event_to_other_instance_and_drop_to_missing(server, stub):
 
 
 def test_task_hubs_are_isolated_and_limited(make_server):
-    server = make_server(taskhubs=["a", "b"])
-    channel = grpc.insecure_channel(server.address)
-    stub = pb_grpc.TaskHubSidecarServiceStub(channel)
-    try:
+    with server_stub(make_server, taskhubs=["a", "b"]) as stub:
         start(stub, "orch", metadata=(("taskhub", "a"),))
         assert get_state(stub, metadata=(("taskhub", "a"),)).exists
         assert not get_state(stub, metadata=(("taskhub", "b"),)).exists
@@ -310,8 +276,6 @@ def test_task_hubs_are_isolated_and_limited(make_server):
         sa = RawStream(stub, metadata=(("taskhub", "a"), ("authorization", "Bearer ignored")))
         assert sa.next().orchestratorRequest.instanceId == "i1"
         sa.close()
-    finally:
-        channel.close()
 
 
 def test_any_hub_is_accepted_without_a_list(stub):
@@ -323,10 +287,7 @@ def test_any_hub_is_accepted_without_a_list(stub):
 def test_token_auth(make_server):
     with pytest.raises(ValueError, match="token"):
         EmulatorServer(host="0.0.0.0", port=0)
-    server = make_server(token="s3cret")
-    channel = grpc.insecure_channel(server.address)
-    stub = pb_grpc.TaskHubSidecarServiceStub(channel)
-    try:
+    with server_stub(make_server, token="s3cret") as stub:
         for md in ((), (("authorization", "Bearer wrong"),)):
             with pytest.raises(grpc.RpcError) as info:
                 stub.Hello(empty_pb2.Empty(), metadata=md, timeout=10)
@@ -336,8 +297,6 @@ def test_token_auth(make_server):
         with pytest.raises(grpc.RpcError) as info:
             s.next()
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    finally:
-        channel.close()
 
 
 def test_entities_answer_unimplemented(stub):
@@ -347,12 +306,7 @@ def test_entities_answer_unimplemented(stub):
 
 
 def test_expired_leases_are_redelivered(make_server):
-    server = make_server(lease_timeout=0.4)
-    channel = grpc.insecure_channel(server.address)
-    stub = pb_grpc.TaskHubSidecarServiceStub(channel)
-    try:
-        start(stub, "orch")
-        s = RawStream(stub)
+    with server_stub(make_server, lease_timeout=0.4) as stub, started_stream(stub) as s:
         item = s.next()
         t0 = time.monotonic()
         again = s.next(timeout=5)  # never completed: the lease expires and the item comes back
@@ -362,9 +316,6 @@ def test_expired_leases_are_redelivered(make_server):
         assert get_state(stub).orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_PENDING
         complete_orchestration(stub, again, completion("ok"))
         assert get_state(stub).orchestrationState.output.value == '"ok"'
-        s.close()
-    finally:
-        channel.close()
 
 
 def test_work_item_filters(stub):
@@ -372,8 +323,7 @@ def test_work_item_filters(stub):
     start(stub, "b", instance_id="ib")
     filters = pb.WorkItemFilters(orchestrations=[pb.OrchestrationFilter(name="a")],
                                  activities=[pb.ActivityFilter(name="wanted")])
-    only_a = RawStream(stub, pb.GetWorkItemsRequest(workItemFilters=filters))
-    try:
+    with open_stream(stub, pb.GetWorkItemsRequest(workItemFilters=filters)) as only_a:
         item = only_a.next()
         assert item.orchestratorRequest.instanceId == "ia"
         complete_orchestration(stub, item, schedule(1, "unwanted"), schedule(2, "wanted"))
@@ -384,5 +334,3 @@ def test_work_item_filters(stub):
         got = {rest.next().WhichOneof("request") for _ in range(2)}
         assert got == {"orchestratorRequest", "activityRequest"}
         rest.close()
-    finally:
-        only_a.close()

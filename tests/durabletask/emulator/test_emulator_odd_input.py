@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from emulator_streams import open_stream, server_stub, started_stream
 
 from conftest import (
-    RawStream,
     complete_orchestration,
     completion,
     get_state,
     history,
     kinds,
     new_kinds,
-    start,
 )
 from durabletask._proto import orchestrator_service_pb2 as pb
 
 
 def test_unknown_action_and_bad_completion_status_fail_cleanly(stub):
-    start(stub, "orch")
-    s = RawStream(stub)
-    try:
+    with started_stream(stub) as s:
         item = s.next()
         empty = pb.OrchestratorAction(id=5)  # no action type set
         weird = completion(status=99)
@@ -30,48 +27,35 @@ def test_unknown_action_and_bad_completion_status_fail_cleanly(stub):
         assert st.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
         assert st.failureDetails.errorType == "InvalidCompletion" and "99" in st.failureDetails.errorMessage
         assert kinds(history(stub))[-2:] == ["orchestratorCompleted", "executionCompleted"]
-    finally:
-        s.close()
 
 
 def test_canceled_is_never_stored(stub):
-    start(stub, "orch")
-    s = RawStream(stub)
-    try:
+    with started_stream(stub) as s:
         complete_orchestration(stub, s.next(), completion(status=pb.ORCHESTRATION_STATUS_CANCELED))
         assert get_state(stub).orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_TERMINATED
-    finally:
-        s.close()
 
 
 def test_completion_for_another_instance_is_ignored(stub):
-    start(stub, "orch")
-    s = RawStream(stub)
-    try:
+    with started_stream(stub) as s:
         item = s.next()
         stub.CompleteOrchestratorTask(pb.OrchestratorResponse(
             instanceId="someone-else", actions=[completion(1)], completionToken=item.completionToken), timeout=10)
         assert get_state(stub).orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_PENDING
         complete_orchestration(stub, item, completion(2))
         assert get_state(stub).orchestrationState.output.value == "2"
-    finally:
-        s.close()
 
 
 def test_timer_without_fire_time_and_past_scheduled_start(stub):
     req = pb.CreateInstanceRequest(instanceId="i1", name="orch")
     req.scheduledStartTimestamp.FromSeconds(1000)  # long past: starts now
     stub.StartInstance(req, timeout=10)
-    s = RawStream(stub)
-    try:
+    with open_stream(stub) as s:
         item = s.next()
         timer = pb.OrchestratorAction(id=1, createTimer=pb.CreateTimerAction())  # fireAt unset: the epoch
         complete_orchestration(stub, item, timer)
         item = s.next()
         assert new_kinds(item) == ["orchestratorStarted", "timerFired"]
         assert item.orchestratorRequest.newEvents[1].timerFired.timerId == 1
-    finally:
-        s.close()
 
 
 def test_bad_query_values_are_invalid_arguments(stub):
@@ -92,14 +76,7 @@ def test_bad_query_values_are_invalid_arguments(stub):
 
 
 def test_oversized_history_fails_the_orchestration_instead_of_looping(make_server):
-    server = make_server(max_history_size=6)
-    channel = grpc.insecure_channel(server.address)
-    from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
-
-    stub = pb_grpc.TaskHubSidecarServiceStub(channel)
-    try:
-        start(stub, "orch")
-        s = RawStream(stub)
+    with server_stub(make_server, max_history_size=6) as stub, started_stream(stub) as s:
         item = s.next()
         complete_orchestration(stub, item)  # 3 events
         stub.RaiseEvent(pb.RaiseEventRequest(instanceId="i1", name="a"), timeout=10)
@@ -110,6 +87,3 @@ def test_oversized_history_fails_the_orchestration_instead_of_looping(make_serve
         st = get_state(stub).orchestrationState
         assert st.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
         assert "limit of 6 events" in st.failureDetails.errorMessage
-        s.close()
-    finally:
-        channel.close()
