@@ -12,13 +12,12 @@ token (the DTS emulator needs none).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
 import grpc.aio
 
-from durabletask._client_base import constructor_arguments
 from durabletask.azuremanaged._auth import dts_async_interceptors, dts_interceptors
 from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
 from durabletask.grpc_options import GrpcChannelOptions, GrpcClientResiliencyOptions
@@ -47,28 +46,6 @@ def _resolve(
     return address, hub, _pick("token_credential", token_credential, "credential", credential)
 
 
-def _init_scheduler_client(
-    client: Any,
-    base_init: Callable[..., None],
-    make_interceptors: Callable[..., list[Any]],
-    args: dict[str, Any],
-) -> None:
-    """Resolve the scheduler keywords in ``args``; pass the rest, DTS interceptors first, to ``base_init``."""
-    address, hub, cred = _resolve(
-        args.pop("host_address"),
-        args.pop("host"),
-        args.pop("taskhub"),
-        args.pop("token_credential"),
-        args.pop("credential"),
-    )
-    client.taskhub = hub
-    all_interceptors = make_interceptors(
-        taskhub=hub, token_credential=cred, resource_id=args.pop("resource_id")
-    )
-    all_interceptors.extend(args.pop("interceptors") or ())
-    base_init(host_address=address, interceptors=all_interceptors, **args)
-
-
 class DurableTaskSchedulerClient(TaskHubGrpcClient):
     """A blocking client for a Durable Task Scheduler task hub."""
 
@@ -93,7 +70,24 @@ class DurableTaskSchedulerClient(TaskHubGrpcClient):
         host: str | None = None,
         credential: Any = None,
     ) -> None:
-        _init_scheduler_client(self, super().__init__, dts_interceptors, constructor_arguments(locals()))
+        address, hub, cred = _resolve(host_address, host, taskhub, token_credential, credential)
+        self.taskhub = hub
+        all_interceptors = dts_interceptors(taskhub=hub, token_credential=cred, resource_id=resource_id)
+        all_interceptors.extend(interceptors or ())
+        super().__init__(
+            host_address=address,
+            channel=channel,
+            secure_channel=secure_channel,
+            interceptors=all_interceptors,
+            channel_options=channel_options,
+            resiliency_options=resiliency_options,
+            default_version=default_version,
+            payload_store=payload_store,
+            data_converter=data_converter,
+            log_handler=log_handler,
+            log_formatter=log_formatter,
+            logger=logger,
+        )
 
 
 class AsyncDurableTaskSchedulerClient(AsyncTaskHubGrpcClient):
@@ -120,6 +114,21 @@ class AsyncDurableTaskSchedulerClient(AsyncTaskHubGrpcClient):
         host: str | None = None,
         credential: Any = None,
     ) -> None:
-        _init_scheduler_client(
-            self, super().__init__, dts_async_interceptors, constructor_arguments(locals())
+        address, hub, cred = _resolve(host_address, host, taskhub, token_credential, credential)
+        self.taskhub = hub
+        all_interceptors = dts_async_interceptors(taskhub=hub, token_credential=cred, resource_id=resource_id)
+        all_interceptors.extend(interceptors or ())
+        super().__init__(
+            host_address=address,
+            channel=channel,
+            secure_channel=secure_channel,
+            interceptors=all_interceptors,
+            channel_options=channel_options,
+            resiliency_options=resiliency_options,
+            default_version=default_version,
+            payload_store=payload_store,
+            data_converter=data_converter,
+            log_handler=log_handler,
+            log_formatter=log_formatter,
+            logger=logger,
         )
