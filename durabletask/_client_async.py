@@ -15,7 +15,7 @@ import grpc
 import grpc.aio
 
 from durabletask import _client_requests as ops
-from durabletask._client_base import ClientCore, constructor_arguments
+from durabletask._client_base import ClientCore
 from durabletask._client_requests import Operation
 from durabletask._client_types import (
     CleanEntityStorageResult,
@@ -63,7 +63,24 @@ class AsyncTaskHubGrpcClient(ClientCore):
         data_converter: DataConverter | None = None,
         emit_trace_spans: bool = True,
     ) -> None:
-        self._init_core(AsyncMetadataInterceptor, **constructor_arguments(locals()))
+        self._init_core(
+            host_address=host_address,
+            secure_channel=secure_channel,
+            metadata=metadata,
+            channel_given=channel is not None,
+            channel_options=channel_options,
+            resiliency_options=resiliency_options,
+            default_version=default_version,
+            data_converter=data_converter,
+            payload_store=payload_store,
+            emit_trace_spans=emit_trace_spans,
+            log_handler=log_handler,
+            log_formatter=log_formatter,
+            logger=logger,
+        )
+        self._interceptors = list(interceptors or ())
+        if self._metadata:
+            self._interceptors.append(AsyncMetadataInterceptor(self._metadata))
         if channel is not None and self._interceptors:
             # grpc.aio fixes a channel's interceptors when it is created; they cannot be added here.
             self._logger.info("interceptors and metadata are not applied to a grpc.aio channel passed in")

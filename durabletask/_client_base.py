@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -36,27 +35,16 @@ def client_logger(
     return log
 
 
-def constructor_arguments(frame_locals: Mapping[str, Any]) -> dict[str, Any]:
-    """A constructor's arguments by name, from its ``locals()`` taken before it binds any other name.
-
-    Lets the clients keep their published keyword signatures (one per class) while one routine
-    (:meth:`ClientCore._init_core`) or the base constructor receives them all.
-    """
-    return {name: value for name, value in frame_locals.items() if name not in ("self", "__class__")}
-
-
 class ClientCore:
     """State shared by both clients: options, converter, the address and failure counting."""
 
     def _init_core(
         self,
-        metadata_interceptor: Callable[[list[tuple[str, str]]], Any],
         *,
         host_address: str | None,
         secure_channel: bool,
         metadata: list[tuple[str, str]] | None,
-        channel: object,
-        interceptors: Sequence[Any] | None,
+        channel_given: bool,
         channel_options: GrpcChannelOptions | None,
         resiliency_options: GrpcClientResiliencyOptions | None,
         default_version: str | None,
@@ -67,7 +55,6 @@ class ClientCore:
         log_formatter: logging.Formatter | None,
         logger: logging.Logger | None,
     ) -> None:
-        """Check and keep the constructor's arguments; ``self._interceptors`` ends with the metadata one."""
         if data_converter is not None and not isinstance(data_converter, DataConverter):
             raise TypeError("data_converter must have serialize() and deserialize() methods")
         if default_version is not None and not isinstance(default_version, str):
@@ -88,7 +75,6 @@ class ClientCore:
         self._resiliency = (
             resiliency_options if resiliency_options is not None else GrpcClientResiliencyOptions()
         )
-        channel_given = channel is not None
         self._owns_channel = not channel_given
         if channel_given:
             self._address = "the given channel"
@@ -98,9 +84,6 @@ class ClientCore:
         self._consecutive_failures = 0
         self._last_recreate = 0.0
         self._closed = False
-        self._interceptors = list(interceptors or ())
-        if self._metadata:
-            self._interceptors.append(metadata_interceptor(self._metadata))
 
     @property
     def emit_trace_spans(self) -> bool:

@@ -22,7 +22,7 @@ import grpc
 from durabletask import _client_requests as ops
 from durabletask._client_async import AsyncTaskHubGrpcClient
 from durabletask._client_awaitable import AwaitableList, Done, InstanceId, done_value
-from durabletask._client_base import ClientCore, constructor_arguments
+from durabletask._client_base import ClientCore
 from durabletask._client_requests import (
     DurableTaskRpcError,
     Operation,
@@ -98,7 +98,24 @@ class TaskHubGrpcClient(ClientCore):
         data_converter: DataConverter | None = None,
         emit_trace_spans: bool = True,
     ) -> None:
-        self._init_core(MetadataInterceptor, **constructor_arguments(locals()))
+        self._init_core(
+            host_address=host_address,
+            secure_channel=secure_channel,
+            metadata=metadata,
+            channel_given=channel is not None,
+            channel_options=channel_options,
+            resiliency_options=resiliency_options,
+            default_version=default_version,
+            data_converter=data_converter,
+            payload_store=payload_store,
+            emit_trace_spans=emit_trace_spans,
+            log_handler=log_handler,
+            log_formatter=log_formatter,
+            logger=logger,
+        )
+        self._interceptors = list(interceptors or ())
+        if self._metadata:
+            self._interceptors.append(MetadataInterceptor(self._metadata))
         if channel is None:
             self._channel: grpc.Channel = self._new_channel()
         elif self._interceptors:  # a channel passed in still gets the metadata / auth interceptors
