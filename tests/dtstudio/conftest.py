@@ -5,11 +5,14 @@
   e.g. inside ``qtbot.waitUntil``. Tests stay synchronous and wait with ``qtbot.waitUntil``.
 - ``run_async(coro)``: schedule a coroutine on that loop and wait (via qtbot) for its result.
 - ``emulator``: a real embedded emulator on a free port with an in-memory database.
+- ``quiet_deletion``: deletes a QObject at once and checks that what it had started ends quietly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -200,3 +203,34 @@ def sync_client(emulator: Any) -> Iterator[Any]:
         yield c
     finally:
         c.close()
+
+
+class QuietDeletion:
+    """Deletes a QObject as Qt does when its window closes, and checks that nothing it started complains."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, caplog: pytest.LogCaptureFixture) -> None:
+        self.caplog = caplog
+        self.loop_errors: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: self.loop_errors.append(context))
+
+    @contextlib.contextmanager
+    def deleting(self, obj: Any, watched: Any) -> Iterator[None]:
+        """Delete ``obj`` now (``watched`` is gone with it); the block lets its pending work end. On
+        exit: nothing was logged at WARNING or above and no exception reached the loop."""
+        import shiboken6
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        self.caplog.clear()
+        with self.caplog.at_level(logging.DEBUG):
+            obj.deleteLater()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            assert not shiboken6.isValid(watched)
+            yield
+        noisy = [r for r in self.caplog.records if r.levelno >= logging.WARNING]
+        assert not noisy, [r.getMessage() for r in noisy]
+        assert not self.loop_errors, self.loop_errors
+
+
+@pytest.fixture
+def quiet_deletion(qloop: asyncio.AbstractEventLoop, caplog: pytest.LogCaptureFixture) -> QuietDeletion:
+    return QuietDeletion(qloop, caplog)
