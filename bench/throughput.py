@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -178,12 +179,6 @@ def _get(results: dict[str, dict[str, Any]], config: str, workload: str, key: st
     return None if value is None else float(value)
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def _paired_ratios(results: dict[str, dict[str, Any]], mine: str, base: str, workload: str) -> list[float]:
     """``mine / base`` throughput of each round: the configurations of a round ran back to back, so a
     round's ratio is less exposed to the machine's drift than the ratio of the two medians."""
@@ -256,7 +251,7 @@ def print_report(results: dict[str, dict[str, Any]], sizes: dict[str, int], conf
         paired = _paired_ratios(results, mine, base, workload) if key == "per_second" else []
         spread = ""
         if len(paired) > 1:
-            spread = (f"  (round by round {min(paired):.2f}-{max(paired):.2f}x, median {_median(paired):.2f}x, "
+            spread = (f"  (round by round {min(paired):.2f}-{max(paired):.2f}x, median {statistics.median(paired):.2f}x, "
                       f"{sum(r >= goal for r in paired)}/{len(paired)} rounds >= {goal:.1f}x)")
         print(f"  {label:<46} {ratio:7.2f}x  target >= {goal:.1f}x  {verdict}{spread}")
     if "n" in configs:  # not a target: the published SDK when its backend costs (almost) nothing

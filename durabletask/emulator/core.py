@@ -9,7 +9,8 @@ actions run (make instances dispatchable, queue activities, wake waiters) and it
 the epoch's event outside the lock, answer only once their change is durable. The gRPC servicer runs
 on an event loop and cannot wait like that: its writes are *deferred* (:func:`deferred_commits`), the
 loop commits them itself (:meth:`EngineCore.commit_now`, when :mod:`.service` decides) and awaits
-:meth:`EngineCore.on_commit` where the caller must only hear of a durable change; its work-item streams are woken by work listeners, its waits by waiter objects. A timer thread wakes
+:meth:`EngineCore.on_commit` where the caller must only hear of a durable change; its work-item
+streams are woken by work listeners, its waits by waiter objects. A timer thread wakes
 instances whose timers, scheduled starts or redelivery delays fall due, and sweeps: expired leases are
 redelivered and any unleased item that nothing would deliver is re-queued (the safety net).
 
