@@ -99,7 +99,6 @@ class InstanceTableModel(QAbstractTableModel):
         self._utc = False
         self._dark = False
         self._sort: tuple[int, Qt.SortOrder] | None = None
-        self._task: asyncio.Future[Any] | None = None
         #: Fetches not finished yet; cancelled when Qt deletes the model.
         self._tasks = tasks_owned_by(self)
         self.last_error: BaseException | None = None
@@ -160,9 +159,7 @@ class InstanceTableModel(QAbstractTableModel):
 
     def _start(self, coro: Any) -> asyncio.Future[Any]:
         self._set_loading(True)
-        task = asyncio.ensure_future(coro)
-        self._task = own(self._tasks, task)
-        return task
+        return own(self._tasks, asyncio.ensure_future(coro))
 
     def _alive(self, generation: int) -> bool:
         """Whether a fetch of ``generation`` may still report to the model: it is the latest fetch and
