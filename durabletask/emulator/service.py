@@ -44,12 +44,13 @@ from .errors import (
     Unimplemented,
 )
 
-__all__ = ["DEFAULT_TASK_HUB", "SidecarService", "generic_handler"]
+__all__ = ["DEFAULT_TASK_HUB", "SERVICE_NAME", "SidecarService", "generic_handler", "method_table"]
 
 log = logging.getLogger("durabletask.emulator")
 
 T = TypeVar("T")
 DEFAULT_TASK_HUB = "default"
+SERVICE_NAME = "TaskHubSidecarService"
 _HEALTH_PING = b"\x22\x00"  # WorkItem{healthPing: {}}
 _ENTITIES = ("entities are not supported by this emulator yet; run entity workloads against the DTS "
              "emulator or Azure Durable Task Scheduler")
@@ -520,22 +521,26 @@ def _serialize(message: Any) -> bytes:
 _STREAMING = {"GetWorkItems": pb.GetWorkItemsRequest, "StreamInstanceHistory": pb.StreamInstanceHistoryRequest}
 
 
-def generic_handler(service: SidecarService) -> grpc.GenericRpcHandler:
-    """The ``TaskHubSidecarService`` handler, built from the proto's service descriptor."""
+def method_table(service: SidecarService) -> dict[str, tuple[Callable[..., Any], Callable[[bytes], Any],
+                                                          Callable[[Any], bytes], bool]]:
+    """Every method of ``TaskHubSidecarService``: name -> (handler, request parser, serializer, streaming)."""
     from google.protobuf import symbol_database
 
     db = symbol_database.Default()
-    desc = pb.DESCRIPTOR.services_by_name["TaskHubSidecarService"]
-    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    desc = pb.DESCRIPTOR.services_by_name[SERVICE_NAME]
+    table: dict[str, tuple[Callable[..., Any], Callable[[bytes], Any], Callable[[Any], bytes], bool]] = {}
     for method in desc.methods:
         request_cls = db.GetSymbol(method.input_type.full_name)
-        response_cls = db.GetSymbol(method.output_type.full_name)
-        fn = getattr(service, method.name)
-        if method.name in _STREAMING:
-            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                fn, request_deserializer=request_cls.FromString, response_serializer=_serialize)
-        else:
-            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                fn, request_deserializer=request_cls.FromString,
-                response_serializer=response_cls.SerializeToString)
-    return grpc.method_handlers_generic_handler(desc.full_name, handlers)
+        streaming = method.name in _STREAMING
+        serialize = _serialize if streaming else db.GetSymbol(method.output_type.full_name).SerializeToString
+        table[method.name] = (getattr(service, method.name), request_cls.FromString, serialize, streaming)
+    return table
+
+
+def generic_handler(service: SidecarService) -> grpc.GenericRpcHandler:
+    """The ``TaskHubSidecarService`` handler for a grpc.aio server."""
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for name, (fn, parse, serialize, streaming) in method_table(service).items():
+        make = grpc.unary_stream_rpc_method_handler if streaming else grpc.unary_unary_rpc_method_handler
+        handlers[name] = make(fn, request_deserializer=parse, response_serializer=serialize)
+    return grpc.method_handlers_generic_handler(pb.DESCRIPTOR.services_by_name[SERVICE_NAME].full_name, handlers)
