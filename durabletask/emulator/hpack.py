@@ -8,7 +8,7 @@ a clear message instead of misreading it.
 
 from __future__ import annotations
 
-__all__ = ["Decoder", "HpackError", "HuffmanCoded", "encode_int", "literal", "STATIC_TABLE"]
+__all__ = ["STATIC_TABLE", "Decoder", "HpackError", "HuffmanCoded", "encode_int", "literal"]
 
 #: RFC 7541, appendix A: the static table, entries 1 to 61.
 STATIC_TABLE: tuple[tuple[str, str], ...] = (

@@ -49,6 +49,11 @@ _RESPONSE_HEADERS = b"\x88" + hpack.literal("content-type", "application/grpc", 
 _OK_TRAILERS = hpack.literal("grpc-status", "0")
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 _RESERVED = frozenset({"content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding"})
+_SNIFFING, _NATIVE, _PROXY = range(3)
+_GRPC_CORE_SETTING = b"\xfe\x03"  # grpcio's C core: "allow true binary metadata", sent by no one else
+#: How long a new connection may stay silent before it is passed to the fallback server (a client that
+#: waits for the server's SETTINGS before its first call).
+_SNIFF_TIMEOUT_S = 0.25
 _HTTP1_ANSWER = (b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n"
                  b"This is a Durable Task emulator: a gRPC endpoint (HTTP/2 only).\n")
 
@@ -73,7 +78,7 @@ class _Abort(Exception):
 class CallContext:
     """What a handler may ask about its call (the subset of ``grpc.aio.ServicerContext`` the service uses)."""
 
-    __slots__ = ("_metadata", "_deadline")
+    __slots__ = ("_deadline", "_metadata")
 
     def __init__(self, metadata: tuple[tuple[str, str | bytes], ...], deadline: float | None) -> None:
         self._metadata = metadata
@@ -118,8 +123,20 @@ def _timeout(value: str) -> float | None:
 
 
 class _Stream:
-    __slots__ = ("id", "block", "end_stream", "headers", "body", "window", "pending", "trailers", "task",
-                 "writable", "headers_sent", "done")
+    __slots__ = (
+        "block",
+        "body",
+        "done",
+        "end_stream",
+        "headers",
+        "headers_sent",
+        "id",
+        "pending",
+        "task",
+        "trailers",
+        "window",
+        "writable",
+    )
 
     def __init__(self, stream_id: int, window: int) -> None:
         self.id = stream_id
@@ -158,18 +175,25 @@ class _Connection(asyncio.Protocol):
         self._flush_scheduled = False
         self._paused: asyncio.Future[None] | None = None
         self._closed = False
+        self._mode = _SNIFFING
+        self._raw = bytearray()
+        self._sniff_timer: asyncio.TimerHandle | None = None
+        self._upstream: asyncio.Transport | None = None
+        self._to_upstream: list[bytes] = []
 
     # ----------------------------------------------------------------------------- lifecycle
     def connection_made(self, transport: Any) -> None:
         self._transport = transport
         self._server.connections.add(self)
-        settings = struct.pack(">HI", _SETTINGS_INITIAL_WINDOW_SIZE, _MAX_WINDOW)
-        transport.write(_frame(_SETTINGS, 0, 0, settings)
-                        + _frame(_WINDOW_UPDATE, 0, 0, struct.pack(">I", _MAX_WINDOW - 65535)))
+        self._sniff_timer = self._loop.call_later(_SNIFF_TIMEOUT_S, self._sniff_timed_out)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._server.connections.discard(self)
+        if self._sniff_timer is not None:
+            self._sniff_timer.cancel()
+        if self._upstream is not None:
+            self._upstream.close()
         for stream in list(self._streams.values()):
             if stream.task is not None:
                 stream.task.cancel()
@@ -178,16 +202,108 @@ class _Connection(asyncio.Protocol):
             self._paused.set_result(None)
 
     def pause_writing(self) -> None:
-        if self._paused is None or self._paused.done():
+        if self._upstream is not None:
+            self._upstream.pause_reading()
+        elif self._paused is None or self._paused.done():
             self._paused = self._loop.create_future()
 
     def resume_writing(self) -> None:
-        if self._paused is not None and not self._paused.done():
+        if self._upstream is not None:
+            self._upstream.resume_reading()
+        elif self._paused is not None and not self._paused.done():
             self._paused.set_result(None)
+
+    # ---------------------------------------------------------------------- who is calling
+    # Only clients on grpcio's C core are served here: it is what this transport is tested with, and it
+    # never Huffman-codes headers. C core announces itself in its first SETTINGS (a setting of its own,
+    # 0xFE03) and waits for ours before its first call; another client may instead call at once, and
+    # then its user-agent decides. Any other client is passed, byte for byte from its first byte, to a
+    # grpc.aio server on a private port, so nothing is sent before the decision.
+    def _sniff(self) -> str | None:
+        """"native", "proxy", or None while the first header block is incomplete."""
+        raw = self._raw
+        pos, size = len(_PREFACE), len(raw)
+        block = bytearray()
+        while size - pos >= 9:
+            length = int.from_bytes(raw[pos:pos + 3], "big")
+            if size - pos < 9 + length:
+                return None
+            kind, flags = raw[pos + 3], raw[pos + 4]
+            payload = raw[pos + 9:pos + 9 + length]
+            pos += 9 + length
+            if kind == _SETTINGS and not flags & _ACK and not block:
+                if any(payload[i:i + 2] == _GRPC_CORE_SETTING for i in range(0, len(payload) - 5, 6)):
+                    return "native"
+                continue
+            if kind == _HEADERS:
+                start, end = 0, len(payload)
+                if flags & _PADDED:
+                    if not payload or payload[0] >= len(payload):
+                        return "proxy"
+                    start, end = 1, end - payload[0]
+                if flags & _PRIORITY_FLAG:
+                    start += 5
+                block += payload[start:end]
+            elif kind == _CONTINUATION and block:
+                block += payload
+            elif block:
+                return "proxy"  # not a header block this transport would read
+            else:
+                continue
+            if flags & _END_HEADERS:
+                try:
+                    headers = hpack.Decoder().decode(bytes(block))
+                except hpack.HpackError:
+                    return "proxy"
+                agent = next((v for k, v in headers if k == "user-agent"), "")
+                return "native" if "grpc-c/" in agent else "proxy"
+        return None
+
+    def _sniff_timed_out(self) -> None:
+        self._sniff_timer = None
+        if self._mode == _SNIFFING and not self._closed:
+            self._go_proxy()  # a client that waits for our SETTINGS before its first call
+
+    def _go_native(self) -> None:
+        self._mode = _NATIVE
+        if self._sniff_timer is not None:
+            self._sniff_timer.cancel()
+            self._sniff_timer = None
+        raw, self._raw = bytes(self._raw), bytearray()
+        settings = struct.pack(">HI", _SETTINGS_INITIAL_WINDOW_SIZE, _MAX_WINDOW)
+        self._out.append(_frame(_SETTINGS, 0, 0, settings)
+                         + _frame(_WINDOW_UPDATE, 0, 0, struct.pack(">I", _MAX_WINDOW - 65535)))
+        self._receive(raw)
+
+    def _go_proxy(self) -> None:
+        self._mode = _PROXY
+        if self._sniff_timer is not None:
+            self._sniff_timer.cancel()
+            self._sniff_timer = None
+        self._to_upstream = [bytes(self._raw)]
+        self._raw = bytearray()
+        task = self._loop.create_task(self._connect_upstream())
+        self._server.background.add(task)
+        task.add_done_callback(self._server.background.discard)
+
+    async def _connect_upstream(self) -> None:
+        try:
+            host, port = await self._server.fallback_address()
+            upstream, _ = await self._loop.create_connection(lambda: _Upstream(self), host, port)
+        except Exception as exc:  # noqa: BLE001 - the client sees its connection close; we log why
+            log.error("cannot pass a connection to the grpc.aio fallback server: %s", exc)
+            self.close()
+            return
+        if self._closed:
+            upstream.close()
+            return
+        self._upstream = upstream
+        upstream.write(b"".join(self._to_upstream))
+        self._to_upstream.clear()
 
     def go_away(self) -> None:
         """Tell the client no new calls will be taken on this connection (calls in flight go on)."""
-        if not self._closed:
+        if self._mode == _NATIVE and not self._closed:
             self._out.append(_frame(_GOAWAY, 0, 0, struct.pack(">II", self._last_stream, _NO_ERROR)))
             self._flush()
 
@@ -206,15 +322,30 @@ class _Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------------------------ reading
     def data_received(self, data: bytes) -> None:
+        if self._mode == _NATIVE:
+            self._receive(data)
+        elif self._mode == _PROXY:
+            if self._upstream is not None:
+                self._upstream.write(data)
+            else:
+                self._to_upstream.append(data)
+        else:
+            self._raw += data
+            head = bytes(self._raw[:len(_PREFACE)])
+            if not _PREFACE.startswith(head):
+                self._refuse_http1()
+                return
+            decision = self._sniff() if len(self._raw) > len(_PREFACE) else None
+            if decision == "native":
+                self._go_native()
+            elif decision == "proxy":
+                self._go_proxy()
+
+    def _receive(self, data: bytes) -> None:
         buffer = self._buffer
         buffer += data
         if not self._preface:
             if len(buffer) < len(_PREFACE):
-                if not _PREFACE.startswith(bytes(buffer)):
-                    self._refuse_http1()
-                return
-            if not buffer.startswith(_PREFACE):
-                self._refuse_http1()
                 return
             del buffer[:len(_PREFACE)]
             self._preface = True
@@ -440,7 +571,7 @@ class _Connection(asyncio.Protocol):
             self._answer_error(stream, abort.code, abort.details)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a handler bug: logged, answered INTERNAL
+        except Exception as exc:
             log.error("internal error in %s", route, exc_info=exc)
             self._answer_error(stream, grpc.StatusCode.INTERNAL, f"internal emulator error: {exc}")
         else:
@@ -464,13 +595,15 @@ class _Connection(asyncio.Protocol):
                     await stream.writable
                 if self._paused is not None and not self._paused.done():
                     await self._paused
+                else:
+                    await asyncio.sleep(0)  # one item per turn: other streams (workers) take theirs
                 if stream.done or self._closed:
                     return
         except _Abort as abort:
             trailers = _trailers(abort.code, abort.details)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a handler bug: logged, answered INTERNAL
+        except Exception as exc:
             log.error("internal error in %s", route, exc_info=exc)
             trailers = _trailers(grpc.StatusCode.INTERNAL, f"internal emulator error: {exc}")
         self._respond(stream, b"", trailers)
@@ -531,16 +664,59 @@ class _ProtocolError(Exception):
     pass
 
 
+class _Upstream(asyncio.Protocol):
+    """The fallback server's side of a passed-on connection: bytes back to the client."""
+
+    def __init__(self, client: _Connection) -> None:
+        self._client = client
+
+    def data_received(self, data: bytes) -> None:
+        transport = self._client._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._client.close()
+
+    def pause_writing(self) -> None:
+        if self._client._transport is not None:
+            self._client._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._client._transport is not None:
+            self._client._transport.resume_reading()
+
+
 class Http2Server:
     """Serves ``routes`` (keyed by ``/Service/Method`` path) on the running loop."""
 
-    def __init__(self, routes: dict[str, Route], *, max_message: int) -> None:
+    def __init__(self, routes: dict[str, Route], *, max_message: int,
+                 fallback: Callable[[], grpc.aio.Server] | None = None) -> None:
         self.routes = routes
         self.max_message = max_message
         self.loop = asyncio.get_running_loop()
         self.connections: set[_Connection] = set()
+        self.background: set[asyncio.Task[None]] = set()
         self.stopping = False
         self._server: asyncio.base_events.Server | None = None
+        self._make_fallback = fallback
+        self._fallback: grpc.aio.Server | None = None
+        self._fallback_port: asyncio.Future[int] | None = None
+
+    async def fallback_address(self) -> tuple[str, int]:
+        """Where the grpc.aio server for other clients listens (started on first use)."""
+        if self._fallback_port is None:
+            self._fallback_port = self.loop.create_future()
+            try:
+                if self._make_fallback is None or self.stopping:
+                    raise RuntimeError("no fallback server")
+                server = self._fallback = self._make_fallback()
+                port = server.add_insecure_port("127.0.0.1:0")
+                await server.start()
+                self._fallback_port.set_result(port)
+            except Exception as exc:  # noqa: BLE001 - every caller waiting for the port hears why
+                self._fallback_port.set_exception(exc)
+        return "127.0.0.1", await asyncio.shield(self._fallback_port)
 
     async def listen(self, host: str, port: int) -> int:
         """Start listening; the port actually bound (``port=0`` picks one)."""
@@ -556,15 +732,20 @@ class Http2Server:
             self._server.close()
         for connection in list(self.connections):
             connection.go_away()
+        fallback = None if self._fallback is None else asyncio.ensure_future(self._fallback.stop(grace))
         if grace:
             deadline = self.loop.time() + grace
             while self.loop.time() < deadline and any(c.active_calls for c in self.connections):
                 await asyncio.sleep(0.01)
         for connection in list(self.connections):
             connection.cancel_calls()
+        if fallback is not None:
+            await fallback
         await asyncio.sleep(0)
         for connection in list(self.connections):
             connection.close()
+        for task in list(self.background):
+            task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
 

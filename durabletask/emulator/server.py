@@ -20,8 +20,8 @@ from types import TracebackType
 
 import grpc
 
-from .engine import Engine, EngineOptions
 from . import http2
+from .engine import Engine, EngineOptions
 from .service import SERVICE_NAME, SidecarService, generic_handler, method_table
 from .store import Store
 
@@ -229,14 +229,7 @@ class _Serving:
         if self.transport == "h2":
             await self._serve_h2()
             return
-        server = grpc.aio.server(options=[
-            ("grpc.so_reuseport", 0),
-            ("grpc.max_receive_message_length", _MAX_MESSAGE),
-            ("grpc.max_send_message_length", _MAX_MESSAGE),
-            ("grpc.keepalive_permit_without_calls", 1),
-            ("grpc.http2.min_ping_interval_without_data_ms", 5000),
-        ])
-        server.add_generic_rpc_handlers((generic_handler(self.service),))
+        server = self._grpc_server()
         try:
             port = server.add_insecure_port(self.target)
         except RuntimeError:
@@ -256,10 +249,21 @@ class _Serving:
         await stopping
         self.service.close()
 
+    def _grpc_server(self) -> grpc.aio.Server:
+        server = grpc.aio.server(options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+        ])
+        server.add_generic_rpc_handlers((generic_handler(self.service),))
+        return server
+
     async def _serve_h2(self) -> None:
         assert self._stop is not None
         server = http2.Http2Server(http2.routes_for(SERVICE_NAME, method_table(self.service)),
-                                   max_message=_MAX_MESSAGE)
+                                   max_message=_MAX_MESSAGE, fallback=self._grpc_server)
         host, _, port = self.target.rpartition(":")
         try:
             self.port = await server.listen(host, int(port))
