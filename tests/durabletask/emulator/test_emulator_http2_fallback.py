@@ -1,0 +1,181 @@
+"""The h2 transport passes clients it does not serve itself to its grpc.aio fallback, byte for byte.
+
+These tests speak HTTP/2 over a raw socket, as a client that is not grpcio's C core would: no 0xFE03
+setting, another user-agent, Huffman-coded headers, or waiting for the server's SETTINGS first. Each
+gets a real answer from the emulator (through the fallback), which the C-core path never exercises.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import grpc
+import pytest
+
+from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask.emulator import EmulatorServer
+from durabletask.emulator import hpack
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+HEADERS, SETTINGS, DATA, GOAWAY = 1, 4, 0, 7
+END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
+# "test" in HPACK's Huffman code (t=01001 e=00101 s=01000 t=01001, padded with ones).
+HUFFMAN_TEST = bytes([0x80 | 3, 0x49, 0x50, 0x9F])
+
+
+def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+
+def request_headers(user_agent: str, *, huffman_header: bool = False) -> bytes:
+    block = (b"\x83"  # :method POST
+             + b"\x86"  # :scheme http
+             + hpack.literal(":path", "/TaskHubSidecarService/GetInstance", name_index=4)
+             + hpack.literal(":authority", "localhost", name_index=1)
+             + hpack.literal("content-type", "application/grpc", name_index=15 + 16)
+             + hpack.literal("te", "trailers")
+             + hpack.literal("user-agent", user_agent, name_index=58))
+    if huffman_header:
+        block += b"\x00" + hpack.encode_int(len(b"x-probe"), 7) + b"x-probe" + HUFFMAN_TEST
+    return block
+
+
+def get_instance_request(instance_id: str) -> bytes:
+    body = pb.GetInstanceRequest(instanceId=instance_id).SerializeToString()
+    return b"\x00" + len(body).to_bytes(4, "big") + body
+
+
+class RawClient:
+    """Just enough of an HTTP/2 client to make one call and read its answer."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buffer = b""
+        self.decoder = hpack.Decoder()
+        self.server_settings: list[bytes] = []  # payloads of the server's SETTINGS frames
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def frames(self, deadline: float) -> tuple[int, int, int, bytes]:
+        while True:
+            if len(self.buffer) >= 9:
+                length = int.from_bytes(self.buffer[:3], "big")
+                if len(self.buffer) >= 9 + length:
+                    head, self.buffer = self.buffer[:9 + length], self.buffer[9 + length:]
+                    if head[3] == SETTINGS and not head[4] & ACK:
+                        self.server_settings.append(head[9:])
+                    return head[3], head[4], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF, head[9:]
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self.buffer += chunk
+
+    def call(self, stream_id: int, timeout: float = 5.0) -> tuple[dict[str, str], bytes]:
+        """Read until ``stream_id`` ends: its trailers (and headers) and its DATA."""
+        deadline = time.monotonic() + timeout
+        headers: dict[str, str] = {}
+        data = b""
+        while True:
+            kind, flags, sid, payload = self.frames(deadline)
+            if kind == SETTINGS and not flags & ACK:
+                self.send(frame(SETTINGS, ACK, 0))
+            if sid != stream_id:
+                continue
+            if kind == HEADERS:
+                headers.update(self.decoder.decode(payload))
+            elif kind == DATA:
+                data += payload
+            if flags & END_STREAM:
+                return headers, data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def h2_server():
+    server = EmulatorServer(db_path=None, port=0, transport="h2")
+    server.start()
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            stub_call = channel.unary_unary("/TaskHubSidecarService/StartInstance",
+                                            request_serializer=pb.CreateInstanceRequest.SerializeToString,
+                                            response_deserializer=pb.CreateInstanceResponse.FromString)
+            stub_call(pb.CreateInstanceRequest(instanceId="known", name="orch"), timeout=10)
+        yield server
+    finally:
+        server.stop(0)
+
+
+def served_by_grpc_core(client: RawClient) -> bool:
+    """True if the answering server announced grpcio's C-core setting 0xFE03 (the fallback does; the
+    native transport does not)."""
+    return any(payload[i:i + 2] == b"\xfe\x03" for payload in client.server_settings
+               for i in range(0, len(payload), 6))
+
+
+def one_call(port: int, user_agent: str, *, huffman_header: bool = False, wait_first: bool = False,
+             instance_id: str = "known") -> tuple[dict[str, str], bytes, bool]:
+    client = RawClient(port)
+    try:
+        client.send(PREFACE + frame(SETTINGS, 0, 0))
+        if wait_first:  # like a client that waits for the server's SETTINGS before its first call
+            kind, flags, _, _ = client.frames(time.monotonic() + 5)
+            assert kind == SETTINGS and not flags & ACK
+            client.send(frame(SETTINGS, ACK, 0))
+        client.send(frame(HEADERS, END_HEADERS, 1, request_headers(user_agent, huffman_header=huffman_header))
+                    + frame(DATA, END_STREAM, 1, get_instance_request(instance_id)))
+        headers, data = client.call(1)
+        return headers, data, served_by_grpc_core(client)
+    finally:
+        client.close()
+
+
+def parse_state(data: bytes) -> pb.GetInstanceResponse:
+    assert len(data) >= 5 and data[0] == 0
+    return pb.GetInstanceResponse.FromString(data[5:5 + int.from_bytes(data[1:5], "big")])
+
+
+@pytest.mark.parametrize("case", ["other user-agent", "huffman-coded header", "waits for SETTINGS"])
+def test_a_client_not_on_grpc_core_is_served_through_the_fallback(h2_server, case):
+    headers, data, by_fallback = one_call(h2_server.port, "grpc-dotnet/2.60 (.NET 8)",
+                                          huffman_header=case == "huffman-coded header",
+                                          wait_first=case == "waits for SETTINGS")
+    assert by_fallback
+    assert headers.get("grpc-status") == "0", headers
+    state = parse_state(data)
+    assert state.exists and state.orchestrationState.instanceId == "known"
+    assert state.orchestrationState.name == "orch"
+
+
+def test_the_fallback_answers_errors_with_their_status(h2_server):
+    headers, data, by_fallback = one_call(h2_server.port, "grpc-go/1.60", instance_id="")
+    assert by_fallback
+    assert headers.get("grpc-status") == str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
+    assert data == b""
+
+
+def test_a_grpc_core_user_agent_is_served_natively(h2_server):
+    # Without the 0xFE03 setting the user-agent decides; a C-core agent is answered by the native path,
+    # which (unlike grpc.aio's server) sends no SETTINGS other than its own first frame.
+    headers, data, by_fallback = one_call(h2_server.port, "grpc-python/1.85 grpc-c/50.0.0 (linux; chttp2)")
+    assert not by_fallback
+    assert headers.get("grpc-status") == "0", headers
+    assert parse_state(data).orchestrationState.instanceId == "known"
+
+
+def test_a_huffman_header_after_a_native_start_is_refused_clearly(h2_server):
+    client = RawClient(h2_server.port)
+    try:
+        client.send(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0xFE03, 1)))
+        client.send(frame(HEADERS, END_HEADERS, 1, request_headers("grpc-c/50", huffman_header=True))
+                    + frame(DATA, END_STREAM, 1, get_instance_request("known")))
+        headers, _ = client.call(1)
+    finally:
+        client.close()
+    assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0])
+    assert "--transport grpc" in headers.get("grpc-message", "")
