@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "DTS_TASK_HUB_NAMES, else any hub name is accepted)")
     p.add_argument("--token", default=None, help="require 'authorization: Bearer TOKEN' on every call")
     p.add_argument("--transport", choices=TRANSPORTS, default=None,
-                   help="grpc: grpc.aio's server, for any gRPC client; h2: the emulator's own HTTP/2, several "
-                        "times cheaper per call, for clients on grpcio's C core such as the Python SDKs "
-                        "(default: env DTS_EMULATOR_TRANSPORT, else grpc)")
+                   help="h2: the emulator's own HTTP/2, about half the CPU per orchestration, for clients on "
+                        "grpcio's C core (the Python SDKs, dtstudio; any other client is passed to grpc.aio); "
+                        "grpc: grpc.aio's server for every client (default: env DTS_EMULATOR_TRANSPORT, else h2)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="log level (default INFO)")
     p.add_argument("--health-ping-interval", type=float, default=30.0, help=argparse.SUPPRESS)

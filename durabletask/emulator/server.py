@@ -30,14 +30,16 @@ __all__ = ["TRANSPORTS", "EmulatorServer", "default_db_path", "is_loopback"]
 log = logging.getLogger("durabletask.emulator")
 
 _MAX_MESSAGE = 64 * 1024 * 1024
-#: How calls reach the service: ``grpc`` (grpc.aio's server, serves any gRPC client) or ``h2`` (our own
-#: HTTP/2 on asyncio, several times cheaper per call; clients built on grpcio's C core).
-TRANSPORTS = ("grpc", "h2")
+#: How calls reach the service. ``h2`` (the default): the emulator's own HTTP/2 on asyncio, about half
+#: the emulator's CPU per orchestration; it serves clients on grpcio's C core (every Python SDK, dtstudio)
+#: itself and passes any other client to a grpc.aio server on a private port. ``grpc``: grpc.aio's server
+#: for everyone.
+TRANSPORTS = ("h2", "grpc")
 _TRANSPORT_ENV = "DTS_EMULATOR_TRANSPORT"
 
 
 def _transport(requested: str | None) -> str:
-    name = requested or os.environ.get(_TRANSPORT_ENV) or "grpc"
+    name = requested or os.environ.get(_TRANSPORT_ENV) or "h2"
     if name not in TRANSPORTS:
         raise ValueError(f"unknown transport {name!r}: choose one of {', '.join(TRANSPORTS)}")
     return name
@@ -87,7 +89,8 @@ class EmulatorServer:
 
     ``db_path=None`` keeps everything in memory. ``port=0`` picks a free port (see :attr:`port`).
     A non-loopback ``host`` requires a ``token``; then every call must send ``authorization: Bearer <token>``.
-    Calls are served by grpc.aio on one event-loop thread (waits and work-item streams hold no thread);
+    Calls are served on one event-loop thread (waits and work-item streams hold no thread), by the
+    ``transport`` of :data:`TRANSPORTS` (default: env ``DTS_EMULATOR_TRANSPORT``, else ``h2``);
     ``max_workers`` caps the threads that run calls which may scan the database (queries, purges,
     history), at most 4.
     """

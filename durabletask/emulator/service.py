@@ -1,6 +1,8 @@
-"""The gRPC face of the emulator: ``TaskHubSidecarService`` over the engine, served by grpc.aio.
+"""The gRPC face of the emulator: ``TaskHubSidecarService`` over the engine.
 
-Every call runs on the server's event loop. Quick calls (starts, events, completions, reads of one
+The same handlers are served by the emulator's own HTTP/2 transport (:mod:`.http2`, the default) or by
+grpc.aio (:func:`generic_handler`); they use only ``invocation_metadata()``, ``time_remaining()`` and
+``abort()`` of their call context, which both provide. Every call runs on the server's event loop. Quick calls (starts, events, completions, reads of one
 instance) run the engine inline; the loop itself commits their writes (:func:`.core.deferred_commits`,
 :meth:`SidecarService.request_commit`). A client's write is answered once it is durable and is
 committed at once; a worker's completion is answered as soon as it is applied (its follow-up work and

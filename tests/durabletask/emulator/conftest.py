@@ -16,13 +16,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
 from durabletask.emulator import EmulatorServer
+from durabletask.emulator.server import TRANSPORTS
 
 
-@pytest.fixture
-def make_server() -> Iterator[Callable[..., EmulatorServer]]:
+@pytest.fixture(params=TRANSPORTS)
+def make_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., EmulatorServer]]:
+    """Servers for the test, on each transport in turn (the contract is the same on both)."""
     servers: list[EmulatorServer] = []
 
     def make(**kw: Any) -> EmulatorServer:
+        kw.setdefault("transport", request.param)
         kw.setdefault("port", 0)
         kw.setdefault("health_ping_interval", 0.5)
         kw.setdefault("abandon_delay", 0.2)
