@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import socket
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -698,7 +699,7 @@ class Http2Server:
         self.connections: set[_Connection] = set()
         self.background: set[asyncio.Task[None]] = set()
         self.stopping = False
-        self._server: asyncio.base_events.Server | None = None
+        self._servers: list[asyncio.base_events.Server] = []
         self._make_fallback = fallback
         self._fallback: grpc.aio.Server | None = None
         self._fallback_port: asyncio.Future[int] | None = None
@@ -719,17 +720,38 @@ class Http2Server:
         return "127.0.0.1", await asyncio.shield(self._fallback_port)
 
     async def listen(self, host: str, port: int) -> int:
-        """Start listening; the port actually bound (``port=0`` picks one)."""
-        name = host.strip("[]")
-        self._server = await self.loop.create_server(lambda: _Connection(self), name, port,
-                                                     reuse_address=True)
-        return int(self._server.sockets[0].getsockname()[1])
+        """Listen on every address of ``host``; the port bound (``port=0`` picks one, the same for all)."""
+        infos = await self.loop.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        sockets: list[socket.socket] = []
+        try:
+            for family, kind, proto, address in dict.fromkeys((i[0], i[1], i[2], i[4][0]) for i in infos):
+                sock = socket.socket(family, kind, proto)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock.bind((address, port or (sockets[0].getsockname()[1] if sockets else 0)))
+                except OSError:
+                    sock.close()
+                    if not sockets and (family, address) == (infos[-1][0], infos[-1][4][0]):
+                        raise
+                    continue  # e.g. ::1 with IPv6 off: the other addresses serve
+                sockets.append(sock)
+            if not sockets:
+                raise OSError(f"no address of {host} can be bound")
+            for sock in sockets:
+                self._servers.append(await self.loop.create_server(lambda: _Connection(self), sock=sock))
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+        return int(sockets[0].getsockname()[1])
 
     async def stop(self, grace: float | None) -> None:
         """Refuse new calls, let calls in flight finish for ``grace`` seconds, then cancel them and close."""
         self.stopping = True
-        if self._server is not None:
-            self._server.close()
+        for listener in self._servers:
+            listener.close()
         for connection in list(self.connections):
             connection.go_away()
         fallback = None if self._fallback is None else asyncio.ensure_future(self._fallback.stop(grace))
@@ -746,8 +768,8 @@ class Http2Server:
             connection.close()
         for task in list(self.background):
             task.cancel()
-        if self._server is not None:
-            await self._server.wait_closed()
+        for listener in self._servers:
+            await listener.wait_closed()
 
 
 def routes_for(service_name: str, methods: dict[str, tuple[Callable[..., Awaitable[Any] | AsyncIterator[Any]],
