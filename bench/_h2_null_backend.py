@@ -22,8 +22,8 @@ from google.protobuf import empty_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from durabletask._proto import orchestrator_service_pb2 as pb  # noqa: E402
-from durabletask.emulator.http2 import Http2Server, routes_for  # noqa: E402
+from durabletask._proto import orchestrator_service_pb2 as pb
+from durabletask.emulator.http2 import Http2Server, routes_for
 
 
 def _serialize(message: object) -> bytes:
