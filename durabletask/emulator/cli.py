@@ -67,8 +67,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    log.info("Durable Task emulator listening on %s (database: %s, task hubs: %s)", server.address,
-             "in memory" if db is None else db, ", ".join(taskhubs) if taskhubs else "any")
+    log.info("Durable Task emulator listening on %s (database: %s, task hubs: %s, transport: %s)", server.address,
+             "in memory" if db is None else db, ", ".join(taskhubs) if taskhubs else "any", server.transport)
     try:
         while not stop.wait(0.5):
             pass
