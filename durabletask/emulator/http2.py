@@ -37,13 +37,12 @@ __all__ = ["CallContext", "Http2Server", "Route"]
 log = logging.getLogger("durabletask.emulator")
 
 _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-_DATA, _HEADERS, _PRIORITY, _RST_STREAM, _SETTINGS, _PUSH_PROMISE, _PING, _GOAWAY, _WINDOW_UPDATE, \
-    _CONTINUATION = range(10)
+# Frame types (RFC 9113, 6); PRIORITY (2) and PUSH_PROMISE (5) are never acted on.
+_DATA, _HEADERS, _RST_STREAM, _SETTINGS, _PING, _GOAWAY, _WINDOW_UPDATE, _CONTINUATION = 0, 1, 3, 4, 6, 7, 8, 9
 _END_STREAM = _ACK = 0x1
 _END_HEADERS, _PADDED, _PRIORITY_FLAG = 0x4, 0x8, 0x20
-_SETTINGS_HEADER_TABLE_SIZE, _SETTINGS_INITIAL_WINDOW_SIZE, _SETTINGS_MAX_FRAME_SIZE = 0x1, 0x4, 0x5
-_NO_ERROR, _PROTOCOL_ERROR, _INTERNAL_ERROR, _FLOW_CONTROL_ERROR, _COMPRESSION_ERROR = 0x0, 0x1, 0x2, 0x3, 0x9
-_CANCEL = 0x8
+_SETTINGS_INITIAL_WINDOW_SIZE, _SETTINGS_MAX_FRAME_SIZE = 0x4, 0x5
+_NO_ERROR, _PROTOCOL_ERROR, _COMPRESSION_ERROR = 0x0, 0x1, 0x9
 _MAX_WINDOW = 2**31 - 1
 _FRAME_HEADER = struct.Struct(">IBI")  # 24-bit length and 8-bit type share the first word
 _RESPONSE_HEADERS = b"\x88" + hpack.literal("content-type", "application/grpc", name_index=31)
@@ -173,7 +172,6 @@ class _Connection(asyncio.Protocol):
         self._last_stream = 0
         self._transport: asyncio.Transport | None = None
         self._out: list[bytes] = []
-        self._flush_scheduled = False
         self._paused: asyncio.Future[None] | None = None
         self._closed = False
         self._mode = _SNIFFING
