@@ -446,9 +446,13 @@ class _Connection(asyncio.Protocol):
         stream = self._streams.get(stream_id)
         if stream is None:
             if stream_id <= self._last_stream:
-                return  # trailers of a client stream we already closed
-            self._last_stream = stream_id
-            stream = self._streams[stream_id] = _Stream(stream_id, self._peer_window)
+                # Trailers of a stream we already closed: still decoded (below), since the client's
+                # HPACK table changed with them, but nothing acts on them.
+                stream = _Stream(stream_id, 0)
+                stream.done = True
+            else:
+                self._last_stream = stream_id
+                stream = self._streams[stream_id] = _Stream(stream_id, self._peer_window)
         stream.block += payload[start:end]
         stream.end_stream = stream.end_stream or bool(flags & _END_STREAM)
         if flags & _END_HEADERS:
@@ -468,9 +472,11 @@ class _Connection(asyncio.Protocol):
                                "with --transport grpc to serve this client")
             self._connection_error(_COMPRESSION_ERROR)
             return
+        if stream.done:
+            return
         if not stream.headers:
             stream.headers = headers
-        if stream.end_stream and stream.task is None and not stream.done:
+        if stream.end_stream and stream.task is None:
             self._start_call(stream)
 
     def _on_settings(self, payload: bytes) -> None:

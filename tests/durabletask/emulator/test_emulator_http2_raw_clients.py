@@ -1,8 +1,9 @@
-"""The h2 transport passes clients it does not serve itself to its grpc.aio fallback, byte for byte.
+"""The h2 transport and clients that speak HTTP/2 differently from grpcio's C core, over a raw socket.
 
-These tests speak HTTP/2 over a raw socket, as a client that is not grpcio's C core would: no 0xFE03
-setting, another user-agent, Huffman-coded headers, or waiting for the server's SETTINGS first. Each
-gets a real answer from the emulator (through the fallback), which the C-core path never exercises.
+Clients it does not serve itself (no 0xFE03 setting, another user-agent, Huffman-coded headers, or
+waiting for the server's SETTINGS first) are passed to its grpc.aio fallback byte for byte and get a
+real answer from the emulator there, a path the C-core clients of the other tests never take. Legal
+but unusual frames on a native connection keep the HPACK tables of both sides in step.
 """
 
 from __future__ import annotations
@@ -179,3 +180,26 @@ def test_a_huffman_header_after_a_native_start_is_refused_clearly(h2_server):
         client.close()
     assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0])
     assert "--transport grpc" in headers.get("grpc-message", "")
+
+
+def test_headers_on_a_closed_stream_still_update_the_hpack_table(h2_server):
+    """A header block on a finished stream is decoded all the same: the next call may refer to an entry
+    it added to the dynamic table."""
+    client = RawClient(h2_server.port)
+    try:
+        client.send(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0xFE03, 1)))
+        client.send(frame(HEADERS, END_HEADERS, 1, request_headers("grpc-c/50"))
+                    + frame(DATA, END_STREAM, 1, get_instance_request("known")))
+        headers, _ = client.call(1)
+        assert headers.get("grpc-status") == "0"
+        # Late trailers on stream 1 add ("x-late", "1") to the table (literal with incremental indexing).
+        late = b"\x40" + hpack.encode_int(6, 7) + b"x-late" + hpack.encode_int(1, 7) + b"1"
+        client.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, late))
+        # The next call refers to that entry by its index (62: the newest dynamic entry).
+        client.send(frame(HEADERS, END_HEADERS, 3, request_headers("grpc-c/50") + b"\xbe")
+                    + frame(DATA, END_STREAM, 3, get_instance_request("known")))
+        headers, data = client.call(3)
+    finally:
+        client.close()
+    assert headers.get("grpc-status") == "0", headers
+    assert parse_state(data).orchestrationState.instanceId == "known"
