@@ -71,10 +71,10 @@ class Loop:
 
         self.server, self.port = self.run(make())
 
-    def run(self, coro, timeout: float = 10):  # noqa: ANN001, ANN201
+    def run(self, coro, timeout: float = 10):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def submit(self, coro):  # noqa: ANN001, ANN201
+    def submit(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def close(self) -> None:
@@ -83,6 +83,7 @@ class Loop:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(5)
+            self.loop.close()
 
 
 @pytest.fixture
