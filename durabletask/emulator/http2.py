@@ -42,7 +42,10 @@ _DATA, _HEADERS, _RST_STREAM, _SETTINGS, _PING, _GOAWAY, _WINDOW_UPDATE, _CONTIN
 _END_STREAM = _ACK = 0x1
 _END_HEADERS, _PADDED, _PRIORITY_FLAG = 0x4, 0x8, 0x20
 _SETTINGS_INITIAL_WINDOW_SIZE, _SETTINGS_MAX_FRAME_SIZE = 0x4, 0x5
-_NO_ERROR, _PROTOCOL_ERROR, _COMPRESSION_ERROR = 0x0, 0x1, 0x9
+_NO_ERROR, _PROTOCOL_ERROR, _INTERNAL_ERROR, _FRAME_SIZE_ERROR, _COMPRESSION_ERROR = 0x0, 0x1, 0x2, 0x6, 0x9
+_MAX_FRAME = 16384  # we never raise SETTINGS_MAX_FRAME_SIZE above its default
+_MAX_HEADER_BLOCK = 1024 * 1024
+_MAX_STATUS_MESSAGE = 1000  # characters of a grpc-message: percent-encoded, trailers still fit one frame
 _MAX_WINDOW = 2**31 - 1
 _FRAME_HEADER = struct.Struct(">IBI")  # 24-bit length and 8-bit type share the first word
 _RESPONSE_HEADERS = b"\x88" + hpack.literal("content-type", "application/grpc", name_index=31)
@@ -111,15 +114,19 @@ def _percent_encode(text: str) -> str:
 
 def _trailers(code: grpc.StatusCode, details: str) -> bytes:
     block = hpack.literal("grpc-status", str(code.value[0]))
+    if len(details) > _MAX_STATUS_MESSAGE:
+        details = details[:_MAX_STATUS_MESSAGE - 3] + "..."
     if details:
         block += hpack.literal("grpc-message", _percent_encode(details))
     return block
 
 
 def _timeout(value: str) -> float | None:
-    if len(value) < 2 or not value[:-1].isdigit() or value[-1] not in _TIMEOUT_UNITS:
+    """Seconds of a ``grpc-timeout`` value (1-8 ASCII digits and a unit), None if malformed."""
+    digits, unit = value[:-1], value[-1:]
+    if not 1 <= len(digits) <= 8 or not all("0" <= c <= "9" for c in digits) or unit not in _TIMEOUT_UNITS:
         return None
-    return int(value[:-1]) * _TIMEOUT_UNITS[value[-1]]
+    return int(digits) * _TIMEOUT_UNITS[unit]
 
 
 class _Stream:
@@ -317,7 +324,9 @@ class _Connection(asyncio.Protocol):
 
     @property
     def active_calls(self) -> int:
-        return sum(1 for s in self._streams.values() if s.task is not None and not s.task.done())
+        """Calls still running, or whose answer still waits for the client's flow-control window."""
+        return sum(1 for s in self._streams.values()
+                   if (s.task is not None and not s.task.done()) or s.pending or s.trailers is not None)
 
     # ------------------------------------------------------------------------------ reading
     def data_received(self, data: bytes) -> None:
@@ -357,16 +366,24 @@ class _Connection(asyncio.Protocol):
                     break
                 kind, flags = buffer[pos + 3], buffer[pos + 4]
                 stream_id = int.from_bytes(buffer[pos + 5:pos + 9], "big") & 0x7FFFFFFF
+                if length > _MAX_FRAME:
+                    raise _ProtocolError(f"a frame of {length} bytes (the limit is {_MAX_FRAME})", _FRAME_SIZE_ERROR)
                 payload = bytes(buffer[pos + 9:pos + 9 + length])
                 pos += 9 + length
                 self._on_frame(kind, flags, stream_id, payload)
+                if self._closed:
+                    return
         except hpack.HpackError as exc:
             log.warning("closing a connection whose headers do not decode: %s", exc)
             self._connection_error(_COMPRESSION_ERROR)
             return
         except _ProtocolError as exc:
             log.warning("closing a connection after an HTTP/2 protocol error: %s", exc)
-            self._connection_error(_PROTOCOL_ERROR)
+            self._connection_error(exc.code)
+            return
+        except Exception:  # a bug of ours: this connection ends, the server and other connections go on
+            log.exception("closing a connection after an internal error in the HTTP/2 transport")
+            self._connection_error(_INTERNAL_ERROR)
             return
         del buffer[:pos]
         if self._received > 2**30:
@@ -384,6 +401,7 @@ class _Connection(asyncio.Protocol):
         self._flush()
         self.cancel_calls()
         self.close()
+        self._closed = True  # nothing more is read or started on this connection
 
     def _on_frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
         if self._continuing is not None and kind != _CONTINUATION:
@@ -397,6 +415,8 @@ class _Connection(asyncio.Protocol):
             if stream is None or stream.id != stream_id:
                 raise _ProtocolError("CONTINUATION without a header block in progress")
             stream.block += payload
+            if len(stream.block) > _MAX_HEADER_BLOCK:
+                raise _ProtocolError(f"a header block over {_MAX_HEADER_BLOCK} bytes")
             if flags & _END_HEADERS:
                 self._continuing = None
                 self._headers_done(stream)
@@ -454,6 +474,8 @@ class _Connection(asyncio.Protocol):
                 self._last_stream = stream_id
                 stream = self._streams[stream_id] = _Stream(stream_id, self._peer_window)
         stream.block += payload[start:end]
+        if len(stream.block) > _MAX_HEADER_BLOCK:
+            raise _ProtocolError(f"a header block over {_MAX_HEADER_BLOCK} bytes")
         stream.end_stream = stream.end_stream or bool(flags & _END_STREAM)
         if flags & _END_HEADERS:
             self._headers_done(stream)
@@ -473,6 +495,8 @@ class _Connection(asyncio.Protocol):
             self._connection_error(_COMPRESSION_ERROR)
             return
         if stream.done:
+            if any(name == ":path" for name, _ in headers):
+                raise _ProtocolError(f"a new call on stream {stream.id}, below the last stream opened")
             return
         if not stream.headers:
             stream.headers = headers
@@ -518,7 +542,7 @@ class _Connection(asyncio.Protocol):
         deadline: float | None = None
         metadata: list[tuple[str, str | bytes]] = []
         for name, value in headers:
-            if name[0] == ":":
+            if name.startswith(":"):
                 if name == ":path":
                     path = value
                 elif name == ":method":
@@ -666,7 +690,9 @@ class _Connection(asyncio.Protocol):
 
 
 class _ProtocolError(Exception):
-    pass
+    def __init__(self, message: str, code: int = 0x1) -> None:  # PROTOCOL_ERROR unless said otherwise
+        super().__init__(message)
+        self.code = code
 
 
 class _Upstream(asyncio.Protocol):

@@ -16,8 +16,7 @@ import grpc
 import pytest
 
 from durabletask._proto import orchestrator_service_pb2 as pb
-from durabletask.emulator import EmulatorServer
-from durabletask.emulator import hpack
+from durabletask.emulator import EmulatorServer, hpack
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 HEADERS, SETTINGS, DATA, GOAWAY = 1, 4, 0, 7
@@ -203,3 +202,55 @@ def test_headers_on_a_closed_stream_still_update_the_hpack_table(h2_server):
         client.close()
     assert headers.get("grpc-status") == "0", headers
     assert parse_state(data).orchestrationState.instanceId == "known"
+
+
+def native_client(port: int) -> RawClient:
+    client = RawClient(port)
+    client.send(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0xFE03, 1)))
+    return client
+
+
+def goaway_code(client: RawClient) -> int:
+    deadline = time.monotonic() + 5
+    while True:
+        kind, _, _, payload = client.frames(deadline)
+        if kind == GOAWAY:
+            return int.from_bytes(payload[4:8], "big")
+
+
+def test_a_new_call_below_the_last_stream_id_is_a_protocol_error(h2_server):
+    client = native_client(h2_server.port)
+    try:
+        client.send(frame(HEADERS, END_HEADERS, 5, request_headers("grpc-c/50"))
+                    + frame(DATA, END_STREAM, 5, get_instance_request("known")))
+        assert client.call(5)[0].get("grpc-status") == "0"
+        client.send(frame(HEADERS, END_HEADERS, 3, request_headers("grpc-c/50"))
+                    + frame(DATA, END_STREAM, 3, get_instance_request("known")))
+        assert goaway_code(client) == 0x1  # PROTOCOL_ERROR, not a call left unanswered
+    finally:
+        client.close()
+
+
+def test_a_frame_over_the_default_size_limit_is_a_frame_size_error(h2_server):
+    client = native_client(h2_server.port)
+    try:
+        client.send(frame(DATA, 0, 1, b"x" * 16385))
+        assert goaway_code(client) == 0x6  # FRAME_SIZE_ERROR
+    finally:
+        client.close()
+
+
+def test_a_long_status_message_is_cut_to_fit_one_frame(h2_server):
+    client = native_client(h2_server.port)
+    try:
+        block = (b"\x83\x86" + hpack.literal(":path", "/TaskHubSidecarService/" + "N" * 20000, name_index=4)
+                 + hpack.literal("content-type", "application/grpc", name_index=31)
+                 + hpack.literal("user-agent", "grpc-c/50", name_index=58))
+        first, rest = block[:16000], block[16000:]
+        client.send(frame(HEADERS, 0, 1, first) + frame(9, END_HEADERS, 1, rest)  # 9: CONTINUATION
+                    + frame(DATA, END_STREAM, 1, get_instance_request("known")))
+        headers, _ = client.call(1)
+    finally:
+        client.close()
+    assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0])
+    assert headers["grpc-message"].endswith("...") and len(headers["grpc-message"]) <= 1000

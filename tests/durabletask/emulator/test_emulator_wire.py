@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from google.protobuf import wrappers_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -9,7 +10,6 @@ from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask.emulator import runtime as rt
 from durabletask.emulator.state import Inst, field_bytes, field_header, varint
 from durabletask.emulator.store import InstanceRow
-from google.protobuf import wrappers_pb2
 
 
 @given(st.integers(min_value=0, max_value=2**63 - 1))
