@@ -102,7 +102,9 @@ def child(db: str, launched: float, config_dir: str) -> None:
         out["window_shown_cpu_s"] = time.process_time()
         await wait(lambda: w.embedded_address is not None or w.embedded_error is not None)
         out["emulator_up_s"] = time.time() - launched
-        await wait(lambda: w.connection_state == "connected")
+        await wait(lambda: w.connection_state in ("connected", "error"))
+        if w.connection_state == "error":
+            raise RuntimeError(f"the window did not connect: {getattr(w, 'last_connection_error', '?')}")
         out["startup_s"] = time.time() - launched
         out["startup_cpu_s"] = time.process_time()
         await wait(lambda: w.model.rowCount() > 0 and not w.model.is_loading)
