@@ -31,12 +31,13 @@ from typing import Any
 import grpc
 
 from . import hpack
+from .http2_callers import PREFACE as _PREFACE
+from .http2_callers import Caller, Upstream, classify
 
 __all__ = ["CallContext", "Http2Server", "Route"]
 
 log = logging.getLogger("durabletask.emulator")
 
-_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 # Frame types (RFC 9113, 6); PRIORITY (2) and PUSH_PROMISE (5) are never acted on.
 _DATA, _HEADERS, _RST_STREAM, _SETTINGS, _PING, _GOAWAY, _WINDOW_UPDATE, _CONTINUATION = 0, 1, 3, 4, 6, 7, 8, 9
 _END_STREAM = _ACK = 0x1
@@ -53,7 +54,6 @@ _OK_TRAILERS = hpack.literal("grpc-status", "0")
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 _RESERVED = frozenset({"content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding"})
 _SNIFFING, _NATIVE, _PROXY = range(3)
-_GRPC_CORE_SETTING = b"\xfe\x03"  # grpcio's C core: "allow true binary metadata", sent by no one else
 #: How long a new connection may stay silent before it is passed to the fallback server (a client that
 #: waits for the server's SETTINGS before its first call).
 _SNIFF_TIMEOUT_S = 0.25
@@ -220,51 +220,8 @@ class _Connection(asyncio.Protocol):
             self._paused.set_result(None)
 
     # ---------------------------------------------------------------------- who is calling
-    # Only clients on grpcio's C core are served here: it is what this transport is tested with, and it
-    # never Huffman-codes headers. C core announces itself in its first SETTINGS (a setting of its own,
-    # 0xFE03) and waits for ours before its first call; another client may instead call at once, and
-    # then its user-agent decides. Any other client is passed, byte for byte from its first byte, to a
-    # grpc.aio server on a private port, so nothing is sent before the decision.
-    def _sniff(self) -> str | None:
-        """"native", "proxy", or None while the first header block is incomplete."""
-        raw = self._raw
-        pos, size = len(_PREFACE), len(raw)
-        block = bytearray()
-        while size - pos >= 9:
-            length = int.from_bytes(raw[pos:pos + 3], "big")
-            if size - pos < 9 + length:
-                return None
-            kind, flags = raw[pos + 3], raw[pos + 4]
-            payload = raw[pos + 9:pos + 9 + length]
-            pos += 9 + length
-            if kind == _SETTINGS and not flags & _ACK and not block:
-                if any(payload[i:i + 2] == _GRPC_CORE_SETTING for i in range(0, len(payload) - 5, 6)):
-                    return "native"
-                continue
-            if kind == _HEADERS:
-                start, end = 0, len(payload)
-                if flags & _PADDED:
-                    if not payload or payload[0] >= len(payload):
-                        return "proxy"
-                    start, end = 1, end - payload[0]
-                if flags & _PRIORITY_FLAG:
-                    start += 5
-                block += payload[start:end]
-            elif kind == _CONTINUATION and block:
-                block += payload
-            elif block:
-                return "proxy"  # not a header block this transport would read
-            else:
-                continue
-            if flags & _END_HEADERS:
-                try:
-                    headers = hpack.Decoder().decode(bytes(block))
-                except hpack.HpackError:
-                    return "proxy"
-                agent = next((v for k, v in headers if k == "user-agent"), "")
-                return "native" if "grpc-c/" in agent else "proxy"
-        return None
-
+    # Nothing is sent until :func:`.http2_callers.classify` has read the client's first frames: grpcio's
+    # C core is served here, anyone else is piped to the grpc.aio fallback from its first byte.
     def _sniff_timed_out(self) -> None:
         self._sniff_timer = None
         if self._mode == _SNIFFING and not self._closed:
@@ -295,7 +252,7 @@ class _Connection(asyncio.Protocol):
     async def _connect_upstream(self) -> None:
         try:
             host, port = await self._server.fallback_address()
-            upstream, _ = await self._loop.create_connection(lambda: _Upstream(self), host, port)
+            upstream, _ = await self._loop.create_connection(lambda: Upstream(self._transport), host, port)
         except Exception as exc:  # noqa: BLE001 - the client sees its connection close; we log why
             log.error("cannot pass a connection to the grpc.aio fallback server: %s", exc)
             self.close()
@@ -343,10 +300,10 @@ class _Connection(asyncio.Protocol):
             if not _PREFACE.startswith(head):
                 self._refuse_http1()
                 return
-            decision = self._sniff() if len(self._raw) > len(_PREFACE) else None
-            if decision == "native":
+            decision = classify(bytes(self._raw)) if len(self._raw) > len(_PREFACE) else None
+            if decision is Caller.GRPC_CORE:
                 self._go_native()
-            elif decision == "proxy":
+            elif decision is Caller.OTHER:
                 self._go_proxy()
 
     def _receive(self, data: bytes) -> None:
@@ -693,29 +650,6 @@ class _ProtocolError(Exception):
     def __init__(self, message: str, code: int = 0x1) -> None:  # PROTOCOL_ERROR unless said otherwise
         super().__init__(message)
         self.code = code
-
-
-class _Upstream(asyncio.Protocol):
-    """The fallback server's side of a passed-on connection: bytes back to the client."""
-
-    def __init__(self, client: _Connection) -> None:
-        self._client = client
-
-    def data_received(self, data: bytes) -> None:
-        transport = self._client._transport
-        if transport is not None and not transport.is_closing():
-            transport.write(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._client.close()
-
-    def pause_writing(self) -> None:
-        if self._client._transport is not None:
-            self._client._transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self._client._transport is not None:
-            self._client._transport.resume_reading()
 
 
 class Http2Server:
