@@ -43,7 +43,8 @@ _DATA, _HEADERS, _RST_STREAM, _SETTINGS, _PING, _GOAWAY, _WINDOW_UPDATE, _CONTIN
 _END_STREAM = _ACK = 0x1
 _END_HEADERS, _PADDED, _PRIORITY_FLAG = 0x4, 0x8, 0x20
 _SETTINGS_INITIAL_WINDOW_SIZE, _SETTINGS_MAX_FRAME_SIZE = 0x4, 0x5
-_NO_ERROR, _PROTOCOL_ERROR, _INTERNAL_ERROR, _FRAME_SIZE_ERROR, _COMPRESSION_ERROR = 0x0, 0x1, 0x2, 0x6, 0x9
+_NO_ERROR, _PROTOCOL_ERROR, _INTERNAL_ERROR, _FLOW_CONTROL_ERROR, _FRAME_SIZE_ERROR, _COMPRESSION_ERROR = (
+    0x0, 0x1, 0x2, 0x3, 0x6, 0x9)
 _MAX_FRAME = 16384  # we never raise SETTINGS_MAX_FRAME_SIZE above its default
 _MAX_HEADER_BLOCK = 1024 * 1024
 _MAX_STATUS_MESSAGE = 1000  # characters of a grpc-message: percent-encoded, trailers still fit one frame
@@ -484,11 +485,17 @@ class _Connection(asyncio.Protocol):
             raise _ProtocolError("WINDOW_UPDATE payload is not 4 bytes")
         increment = int.from_bytes(payload, "big") & 0x7FFFFFFF
         if stream_id == 0:
+            if not increment or self._send_window + increment > _MAX_WINDOW:
+                raise _ProtocolError(f"connection WINDOW_UPDATE of {increment}",
+                                     _PROTOCOL_ERROR if not increment else _FLOW_CONTROL_ERROR)
             self._send_window += increment
             self._drain_all()
         else:
             stream = self._streams.get(stream_id)
             if stream is not None:
+                if not increment or stream.window + increment > _MAX_WINDOW:
+                    self._reset(stream, _PROTOCOL_ERROR if not increment else _FLOW_CONTROL_ERROR)
+                    return
                 stream.window += increment
                 self._drain(stream)
 
@@ -632,6 +639,13 @@ class _Connection(asyncio.Protocol):
             self._out.append(_frame(_HEADERS, _END_HEADERS | _END_STREAM, stream.id, stream.trailers))
             stream.trailers = None
             self._end(stream)
+
+    def _reset(self, stream: _Stream, code: int) -> None:
+        """End ``stream`` with RST_STREAM (a stream error; the connection goes on)."""
+        self._out.append(_frame(_RST_STREAM, 0, stream.id, struct.pack(">I", code)))
+        if stream.task is not None:
+            stream.task.cancel()
+        self._end(stream)
 
     def _end(self, stream: _Stream) -> None:
         stream.done = True

@@ -254,3 +254,39 @@ def test_a_long_status_message_is_cut_to_fit_one_frame(h2_server):
         client.close()
     assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0])
     assert headers["grpc-message"].endswith("...") and len(headers["grpc-message"]) <= 1000
+
+
+@pytest.mark.parametrize(("increment", "code"), [(0, 0x1), (2**31 - 1, 0x3)])  # PROTOCOL / FLOW_CONTROL_ERROR
+def test_a_bad_connection_window_update_is_a_connection_error(h2_server, increment, code):
+    client = native_client(h2_server.port)
+    try:
+        client.send(frame(8, 0, 0, struct.pack(">I", increment)))  # 8: WINDOW_UPDATE
+        assert goaway_code(client) == code
+    finally:
+        client.close()
+
+
+def test_a_bad_stream_window_update_resets_only_that_stream(h2_server):
+    client = native_client(h2_server.port)
+    try:
+        # Stream 1 is a parked wait (the instance never completes), so it is open when the update comes.
+        wait = pb.GetInstanceRequest(instanceId="known").SerializeToString()
+        block = (b"\x83\x86" + hpack.literal(":path", "/TaskHubSidecarService/WaitForInstanceCompletion",
+                                              name_index=4)
+                 + hpack.literal("content-type", "application/grpc", name_index=31)
+                 + hpack.literal("user-agent", "grpc-c/50", name_index=58))
+        client.send(frame(HEADERS, END_HEADERS, 1, block)
+                    + frame(DATA, END_STREAM, 1, b"\x00" + len(wait).to_bytes(4, "big") + wait))
+        time.sleep(0.2)
+        client.send(frame(8, 0, 1, struct.pack(">I", 0)))
+        deadline = time.monotonic() + 5
+        while True:
+            kind, _, sid, payload = client.frames(deadline)
+            if kind == 3 and sid == 1:  # RST_STREAM
+                assert int.from_bytes(payload, "big") == 0x1
+                break
+        client.send(frame(HEADERS, END_HEADERS, 3, request_headers("grpc-c/50"))
+                    + frame(DATA, END_STREAM, 3, get_instance_request("known")))
+        assert client.call(3)[0].get("grpc-status") == "0"  # the connection goes on
+    finally:
+        client.close()
