@@ -229,9 +229,19 @@ class _Serving:
         loop = asyncio.get_running_loop()
         self.service.bind(loop)
         self._stop = loop.create_future()
-        if self.transport == "h2":
-            await self._serve_h2()
+        server = await (self._listen_h2() if self.transport == "h2" else self._listen_grpc())
+        if server is None:
             return
+        self.ready.set()
+        grace = await self._stop
+        stopping = asyncio.ensure_future(server.stop(grace))
+        # Streams and waiters end with UNAVAILABLE; new calls are refused.
+        await loop.run_in_executor(None, self.service.engine.begin_shutdown)
+        await stopping
+        self.service.close()
+
+    async def _listen_grpc(self) -> grpc.aio.Server | None:
+        """grpc.aio's server, listening (None, with :attr:`error` set, if it cannot)."""
         server = self._grpc_server()
         try:
             port = server.add_insecure_port(self.target)
@@ -241,16 +251,22 @@ class _Serving:
             await server.stop(None)
             self.error = OSError(f"cannot listen on {self.target}: the port is in use or the address is "
                                  "not available")
-            return
+            return None
         await server.start()
         self.port = port
-        self.ready.set()
-        grace = await self._stop
-        stopping = asyncio.ensure_future(server.stop(grace))
-        # Streams and waiters end with UNAVAILABLE; new calls are refused.
-        await loop.run_in_executor(None, self.service.engine.begin_shutdown)
-        await stopping
-        self.service.close()
+        return server
+
+    async def _listen_h2(self) -> http2.Http2Server | None:
+        """The emulator's own HTTP/2 server, listening (None, with :attr:`error` set, if it cannot)."""
+        server = http2.Http2Server(http2.routes_for(SERVICE_NAME, method_table(self.service)),
+                                   max_message=_MAX_MESSAGE, fallback=self._grpc_server)
+        host, _, port = self.target.rpartition(":")
+        try:
+            self.port = await server.listen(host, int(port))
+        except OSError as exc:
+            self.error = OSError(f"cannot listen on {self.target}: {exc.strerror or exc}")
+            return None
+        return server
 
     def _grpc_server(self) -> grpc.aio.Server:
         server = grpc.aio.server(options=[
@@ -262,23 +278,6 @@ class _Serving:
         ])
         server.add_generic_rpc_handlers((generic_handler(self.service),))
         return server
-
-    async def _serve_h2(self) -> None:
-        assert self._stop is not None
-        server = http2.Http2Server(http2.routes_for(SERVICE_NAME, method_table(self.service)),
-                                   max_message=_MAX_MESSAGE, fallback=self._grpc_server)
-        host, _, port = self.target.rpartition(":")
-        try:
-            self.port = await server.listen(host, int(port))
-        except OSError as exc:
-            self.error = OSError(f"cannot listen on {self.target}: {exc.strerror or exc}")
-            return
-        self.ready.set()
-        grace = await self._stop
-        stopping = asyncio.ensure_future(server.stop(grace))
-        await asyncio.get_running_loop().run_in_executor(None, self.service.engine.begin_shutdown)
-        await stopping
-        self.service.close()
 
     def stop(self, grace: float | None) -> None:
         loop, stop = self._loop, self._stop
