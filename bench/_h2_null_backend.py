@@ -17,31 +17,16 @@ import signal
 import sys
 from pathlib import Path
 
-from _null_backend import NullBackend
-from google.protobuf import empty_pb2
+from _null_backend import NullBackend, method_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask.emulator.http2 import Http2Server, routes_for
 
 
-def _serialize(message: object) -> bytes:
-    return message if isinstance(message, bytes) else message.SerializeToString()  # type: ignore[attr-defined]
-
-
 async def _serve(port: int) -> None:
-    backend = NullBackend()
-    server = Http2Server(routes_for("TaskHubSidecarService", {
-        "Hello": (backend.hello, empty_pb2.Empty.FromString, _serialize, False),
-        "StartInstance": (backend.start, pb.CreateInstanceRequest.FromString, _serialize, False),
-        "WaitForInstanceCompletion": (backend.wait_completion, pb.GetInstanceRequest.FromString, _serialize,
-                                      False),
-        "GetWorkItems": (backend.work_items, pb.GetWorkItemsRequest.FromString, _serialize, True),
-        "CompleteOrchestratorTask": (backend.complete_orchestration, pb.OrchestratorResponse.FromString,
-                                     _serialize, False),
-        "CompleteActivityTask": (backend.complete_activity, pb.ActivityResponse.FromString, _serialize, False),
-    }), max_message=64 * 1024 * 1024)
+    server = Http2Server(routes_for("TaskHubSidecarService", method_table(NullBackend())),
+                         max_message=64 * 1024 * 1024)
     await server.listen("127.0.0.1", port)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

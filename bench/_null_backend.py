@@ -161,19 +161,30 @@ class NullBackend:
         return pb.CompleteTaskResponse()
 
 
-def _handler(backend: NullBackend) -> grpc.GenericRpcHandler:
-    def unary(fn: Any, request_cls: Any) -> grpc.RpcMethodHandler:
-        return grpc.unary_unary_rpc_method_handler(fn, request_cls.FromString, lambda m: m.SerializeToString())
+def _serialize(message: Any) -> bytes:
+    return message if isinstance(message, bytes) else message.SerializeToString()
 
-    return grpc.method_handlers_generic_handler(pb.DESCRIPTOR.services_by_name[_SERVICE].full_name, {
-        "Hello": unary(backend.hello, empty_pb2.Empty),
-        "StartInstance": unary(backend.start, pb.CreateInstanceRequest),
-        "WaitForInstanceCompletion": unary(backend.wait_completion, pb.GetInstanceRequest),
-        "GetWorkItems": grpc.unary_stream_rpc_method_handler(backend.work_items, pb.GetWorkItemsRequest.FromString,
-                                                             lambda b: b),
-        "CompleteOrchestratorTask": unary(backend.complete_orchestration, pb.OrchestratorResponse),
-        "CompleteActivityTask": unary(backend.complete_activity, pb.ActivityResponse),
-    })
+
+def method_table(backend: NullBackend) -> dict[str, tuple[Any, Any, Any, bool]]:
+    """The chain workload's methods: name -> (handler, request parser, serializer, server-streaming)."""
+    return {
+        "Hello": (backend.hello, empty_pb2.Empty.FromString, _serialize, False),
+        "StartInstance": (backend.start, pb.CreateInstanceRequest.FromString, _serialize, False),
+        "WaitForInstanceCompletion": (backend.wait_completion, pb.GetInstanceRequest.FromString, _serialize,
+                                      False),
+        "GetWorkItems": (backend.work_items, pb.GetWorkItemsRequest.FromString, _serialize, True),
+        "CompleteOrchestratorTask": (backend.complete_orchestration, pb.OrchestratorResponse.FromString,
+                                     _serialize, False),
+        "CompleteActivityTask": (backend.complete_activity, pb.ActivityResponse.FromString, _serialize, False),
+    }
+
+
+def _handler(backend: NullBackend) -> grpc.GenericRpcHandler:
+    handlers = {}
+    for name, (fn, parse, serialize, streaming) in method_table(backend).items():
+        make = grpc.unary_stream_rpc_method_handler if streaming else grpc.unary_unary_rpc_method_handler
+        handlers[name] = make(fn, request_deserializer=parse, response_serializer=serialize)
+    return grpc.method_handlers_generic_handler(pb.DESCRIPTOR.services_by_name[_SERVICE].full_name, handlers)
 
 
 async def _serve(port: int) -> None:
