@@ -16,13 +16,13 @@ import grpc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from raw_http2 import GRPC_CORE_SETTING, PREFACE, SETTINGS, frame
 
 from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask._proto import orchestrator_service_pb2_grpc as pb_grpc
 from durabletask.emulator import EmulatorServer
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-GRPC_CORE_SETTINGS = struct.pack(">I", 6)[1:] + b"\x04\x00" + b"\x00\x00\x00\x00" + struct.pack(">HI", 0xFE03, 1)
+GRPC_CORE_SETTINGS = frame(SETTINGS, 0, 0, GRPC_CORE_SETTING)
 
 frames = st.builds(
     lambda kind, flags, stream, payload, lie: (struct.pack(">I", max(0, len(payload) + lie))[1:]

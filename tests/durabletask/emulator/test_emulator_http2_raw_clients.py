@@ -8,25 +8,31 @@ but unusual frames on a native connection keep the HPACK tables of both sides in
 
 from __future__ import annotations
 
-import socket
 import struct
 import time
 
 import grpc
 import pytest
+from raw_http2 import (
+    ACK,
+    DATA,
+    END_HEADERS,
+    END_STREAM,
+    GOAWAY,
+    GRPC_CORE_SETTING,
+    HEADERS,
+    PREFACE,
+    SETTINGS,
+    RawClient,
+    frame,
+    message,
+)
 
 from durabletask._proto import orchestrator_service_pb2 as pb
 from durabletask.emulator import EmulatorServer, hpack
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-HEADERS, SETTINGS, DATA, GOAWAY = 1, 4, 0, 7
-END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
 # "test" in HPACK's Huffman code (t=01001 e=00101 s=01000 t=01001, padded with ones).
 HUFFMAN_TEST = bytes([0x80 | 3, 0x49, 0x50, 0x9F])
-
-
-def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
-    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
 
 
 def request_headers(user_agent: str, *, huffman_header: bool = False) -> bytes:
@@ -43,57 +49,7 @@ def request_headers(user_agent: str, *, huffman_header: bool = False) -> bytes:
 
 
 def get_instance_request(instance_id: str) -> bytes:
-    body = pb.GetInstanceRequest(instanceId=instance_id).SerializeToString()
-    return b"\x00" + len(body).to_bytes(4, "big") + body
-
-
-class RawClient:
-    """Just enough of an HTTP/2 client to make one call and read its answer."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buffer = b""
-        self.decoder = hpack.Decoder()
-        self.server_settings: list[bytes] = []  # payloads of the server's SETTINGS frames
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def frames(self, deadline: float) -> tuple[int, int, int, bytes]:
-        while True:
-            if len(self.buffer) >= 9:
-                length = int.from_bytes(self.buffer[:3], "big")
-                if len(self.buffer) >= 9 + length:
-                    head, self.buffer = self.buffer[:9 + length], self.buffer[9 + length:]
-                    if head[3] == SETTINGS and not head[4] & ACK:
-                        self.server_settings.append(head[9:])
-                    return head[3], head[4], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF, head[9:]
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the server closed the connection")
-            self.buffer += chunk
-
-    def call(self, stream_id: int, timeout: float = 5.0) -> tuple[dict[str, str], bytes]:
-        """Read until ``stream_id`` ends: its trailers (and headers) and its DATA."""
-        deadline = time.monotonic() + timeout
-        headers: dict[str, str] = {}
-        data = b""
-        while True:
-            kind, flags, sid, payload = self.frames(deadline)
-            if kind == SETTINGS and not flags & ACK:
-                self.send(frame(SETTINGS, ACK, 0))
-            if sid != stream_id:
-                continue
-            if kind == HEADERS:
-                headers.update(self.decoder.decode(payload))
-            elif kind == DATA:
-                data += payload
-            if flags & END_STREAM:
-                return headers, data
-
-    def close(self) -> None:
-        self.sock.close()
+    return message(pb.GetInstanceRequest(instanceId=instance_id).SerializeToString())
 
 
 @pytest.fixture
@@ -129,7 +85,7 @@ def one_call(port: int, user_agent: str, *, huffman_header: bool = False, wait_f
             client.send(frame(SETTINGS, ACK, 0))
         client.send(frame(HEADERS, END_HEADERS, 1, request_headers(user_agent, huffman_header=huffman_header))
                     + frame(DATA, END_STREAM, 1, get_instance_request(instance_id)))
-        headers, data = client.call(1)
+        headers, data = client.answer(1)
         return headers, data, served_by_grpc_core(client)
     finally:
         client.close()
@@ -171,10 +127,10 @@ def test_a_grpc_core_user_agent_is_served_natively(h2_server):
 def test_a_huffman_header_after_a_native_start_is_refused_clearly(h2_server):
     client = RawClient(h2_server.port)
     try:
-        client.send(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0xFE03, 1)))
+        client.send(PREFACE + frame(SETTINGS, 0, 0, GRPC_CORE_SETTING))
         client.send(frame(HEADERS, END_HEADERS, 1, request_headers("grpc-c/50", huffman_header=True))
                     + frame(DATA, END_STREAM, 1, get_instance_request("known")))
-        headers, _ = client.call(1)
+        headers, _ = client.answer(1)
     finally:
         client.close()
     assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0])
@@ -186,10 +142,10 @@ def test_headers_on_a_closed_stream_still_update_the_hpack_table(h2_server):
     it added to the dynamic table."""
     client = RawClient(h2_server.port)
     try:
-        client.send(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0xFE03, 1)))
+        client.send(PREFACE + frame(SETTINGS, 0, 0, GRPC_CORE_SETTING))
         client.send(frame(HEADERS, END_HEADERS, 1, request_headers("grpc-c/50"))
                     + frame(DATA, END_STREAM, 1, get_instance_request("known")))
-        headers, _ = client.call(1)
+        headers, _ = client.answer(1)
         assert headers.get("grpc-status") == "0"
         # Late trailers on stream 1 add ("x-late", "1") to the table (literal with incremental indexing).
         late = b"\x40" + hpack.encode_int(6, 7) + b"x-late" + hpack.encode_int(1, 7) + b"1"
@@ -197,7 +153,7 @@ def test_headers_on_a_closed_stream_still_update_the_hpack_table(h2_server):
         # The next call refers to that entry by its index (62: the newest dynamic entry).
         client.send(frame(HEADERS, END_HEADERS, 3, request_headers("grpc-c/50") + b"\xbe")
                     + frame(DATA, END_STREAM, 3, get_instance_request("known")))
-        headers, data = client.call(3)
+        headers, data = client.answer(3)
     finally:
         client.close()
     assert headers.get("grpc-status") == "0", headers
@@ -206,7 +162,7 @@ def test_headers_on_a_closed_stream_still_update_the_hpack_table(h2_server):
 
 def native_client(port: int) -> RawClient:
     client = RawClient(port)
-    client.send(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0xFE03, 1)))
+    client.send(PREFACE + frame(SETTINGS, 0, 0, GRPC_CORE_SETTING))
     return client
 
 
@@ -223,7 +179,7 @@ def test_a_new_call_below_the_last_stream_id_is_a_protocol_error(h2_server):
     try:
         client.send(frame(HEADERS, END_HEADERS, 5, request_headers("grpc-c/50"))
                     + frame(DATA, END_STREAM, 5, get_instance_request("known")))
-        assert client.call(5)[0].get("grpc-status") == "0"
+        assert client.answer(5)[0].get("grpc-status") == "0"
         client.send(frame(HEADERS, END_HEADERS, 3, request_headers("grpc-c/50"))
                     + frame(DATA, END_STREAM, 3, get_instance_request("known")))
         assert goaway_code(client) == 0x1  # PROTOCOL_ERROR, not a call left unanswered
@@ -249,7 +205,7 @@ def test_a_long_status_message_is_cut_to_fit_one_frame(h2_server):
         first, rest = block[:16000], block[16000:]
         client.send(frame(HEADERS, 0, 1, first) + frame(9, END_HEADERS, 1, rest)  # 9: CONTINUATION
                     + frame(DATA, END_STREAM, 1, get_instance_request("known")))
-        headers, _ = client.call(1)
+        headers, _ = client.answer(1)
     finally:
         client.close()
     assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0])
@@ -270,13 +226,13 @@ def test_a_bad_stream_window_update_resets_only_that_stream(h2_server):
     client = native_client(h2_server.port)
     try:
         # Stream 1 is a parked wait (the instance never completes), so it is open when the update comes.
-        wait = pb.GetInstanceRequest(instanceId="known").SerializeToString()
+        wait = message(pb.GetInstanceRequest(instanceId="known").SerializeToString())
         block = (b"\x83\x86" + hpack.literal(":path", "/TaskHubSidecarService/WaitForInstanceCompletion",
                                               name_index=4)
                  + hpack.literal("content-type", "application/grpc", name_index=31)
                  + hpack.literal("user-agent", "grpc-c/50", name_index=58))
         client.send(frame(HEADERS, END_HEADERS, 1, block)
-                    + frame(DATA, END_STREAM, 1, b"\x00" + len(wait).to_bytes(4, "big") + wait))
+                    + frame(DATA, END_STREAM, 1, wait))
         time.sleep(0.2)
         client.send(frame(8, 0, 1, struct.pack(">I", 0)))
         deadline = time.monotonic() + 5
@@ -287,6 +243,6 @@ def test_a_bad_stream_window_update_resets_only_that_stream(h2_server):
                 break
         client.send(frame(HEADERS, END_HEADERS, 3, request_headers("grpc-c/50"))
                     + frame(DATA, END_STREAM, 3, get_instance_request("known")))
-        assert client.call(3)[0].get("grpc-status") == "0"  # the connection goes on
+        assert client.answer(3)[0].get("grpc-status") == "0"  # the connection goes on
     finally:
         client.close()

@@ -11,29 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import struct
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from raw_http2 import (
+    ACK,
+    DATA,
+    END_HEADERS,
+    END_STREAM,
+    GRPC_CORE_SETTING,
+    HEADERS,
+    PREFACE,
+    SETTINGS,
+    WINDOW_UPDATE,
+    RawClient,
+    frame,
+    message,
+)
 
 from durabletask.emulator import hpack, http2
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE = 0, 1, 3, 4, 6, 7, 8
-END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
-GRPC_CORE = struct.pack(">HI", 0xFE03, 1)
 BIG = 1000
-
-
-def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
-    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
-
-
-def message(body: bytes) -> bytes:
-    return b"\x00" + len(body).to_bytes(4, "big") + body
 
 
 def request_block(path: str, *extra: tuple[str, str]) -> bytes:
@@ -95,59 +96,21 @@ def h2() -> Iterator[Loop]:
     loop.close()
 
 
-class Client:
+class Client(RawClient):
+    """A raw client that announces itself as grpcio's C core (served natively)."""
+
     def __init__(self, port: int, settings: bytes = b"") -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buffer = b""
-        self.decoder = hpack.Decoder()
-        self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0, GRPC_CORE + settings))
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def frame(self, deadline: float) -> tuple[int, int, int, bytes]:
-        while True:
-            if len(self.buffer) >= 9:
-                length = int.from_bytes(self.buffer[:3], "big")
-                if len(self.buffer) >= 9 + length:
-                    head, self.buffer = self.buffer[:9 + length], self.buffer[9 + length:]
-                    return head[3], head[4], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF, head[9:]
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the server closed the connection")
-            self.buffer += chunk
-
-    def call_result(self, stream_id: int, timeout: float = 5.0) -> tuple[dict[str, str], bytes]:
-        deadline = time.monotonic() + timeout
-        headers: dict[str, str] = {}
-        data = b""
-        while True:
-            kind, flags, sid, payload = self.frame(deadline)
-            if kind == SETTINGS and not flags & ACK:
-                self.send(frame(SETTINGS, ACK, 0))
-            if sid != stream_id:
-                continue
-            if kind == HEADERS:
-                headers.update(self.decoder.decode(payload))
-            elif kind == DATA:
-                data += payload
-            elif kind == RST_STREAM:
-                return {"rst": str(int.from_bytes(payload, "big"))}, data
-            if flags & END_STREAM:
-                return headers, data
+        super().__init__(port)
+        self.send(PREFACE + frame(SETTINGS, 0, 0, GRPC_CORE_SETTING + settings))
 
     def call(self, stream_id: int, path: str, body: bytes, *extra: tuple[str, str]) -> None:
         self.send(frame(HEADERS, END_HEADERS, stream_id, request_block(path, *extra))
                   + frame(DATA, END_STREAM, stream_id, message(body)))
 
-    def close(self) -> None:
-        self.sock.close()
-
 
 def _echo_still_works(client: Client, stream_id: int) -> None:
     client.call(stream_id, "/t.S/Echo", b"ping")
-    headers, data = client.call_result(stream_id)
+    headers, data = client.answer(stream_id)
     assert headers.get("grpc-status") == "0", headers
     assert data == message(b"ping")
 
@@ -169,7 +132,7 @@ def test_an_empty_header_name_does_not_kill_the_connection(h2: Loop, caplog: pyt
         empty_name = b"\x00" + hpack.encode_int(0, 7) + hpack.encode_int(1, 7) + b"v"
         client.send(frame(HEADERS, END_HEADERS, 3, request_block("/t.S/Echo") + empty_name)
                     + frame(DATA, END_STREAM, 3, message(b"a")))
-        client.call_result(3)  # a stream error (RST_STREAM) or a gRPC status: either is fine
+        client.answer(3)  # a stream error (RST_STREAM) or a gRPC status: either is fine
         _echo_still_works(client, 5)
     finally:
         client.close()
@@ -186,7 +149,7 @@ def test_a_strange_grpc_timeout_does_not_kill_the_connection(h2: Loop, timeout: 
         client.send(frame(HEADERS, END_HEADERS, 3, request_block("/t.S/Echo")
                           + hpack.literal("grpc-timeout", timeout.encode("latin-1")))
                     + frame(DATA, END_STREAM, 3, message(b"a")))
-        client.call_result(3)
+        client.answer(3)
         _echo_still_works(client, 5)
     finally:
         client.close()
@@ -202,7 +165,7 @@ def test_stop_with_grace_delivers_a_unary_response_held_by_flow_control(h2: Loop
         deadline = time.monotonic() + 5
         received = b""
         while len(received) < 100:
-            kind, flags, sid, payload = client.frame(deadline)
+            kind, flags, sid, payload = client.frames(deadline)
             if kind == SETTINGS and not flags & ACK:
                 client.send(frame(SETTINGS, ACK, 0))
             if kind == DATA and sid == 1:
@@ -211,7 +174,7 @@ def test_stop_with_grace_delivers_a_unary_response_held_by_flow_control(h2: Loop
         stopping = h2.submit(h2.server.stop(5.0))
         time.sleep(0.3)
         client.send(frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 10_000)))
-        headers, data = client.call_result(1)
+        headers, data = client.answer(1)
         assert headers.get("grpc-status") == "0", headers
         assert received + data == message(b"x" * BIG)
     finally:

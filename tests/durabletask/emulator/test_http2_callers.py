@@ -5,14 +5,10 @@ from __future__ import annotations
 import struct
 
 import pytest
+from raw_http2 import frame
 
 from durabletask.emulator import hpack
 from durabletask.emulator.http2_callers import PREFACE, Caller, classify
-
-
-def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
-    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
-
 
 SETTINGS_CORE = frame(4, 0, 0, struct.pack(">HIHI", 0x4, 4194304, 0xFE03, 1))
 SETTINGS_PLAIN = frame(4, 0, 0, struct.pack(">HI", 0x4, 65535))
